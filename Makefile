@@ -1,0 +1,37 @@
+# The two commands of the README: `make demo` and `make test`.
+# Each creates .venv if missing and installs what it needs into it.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+DEMO   := demo-out
+
+.PHONY: demo test venv install install-test clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(PY) -m samples.generate --out samples/generated --events 2000 --seed 7
+	rm -rf $(DEMO)
+	$(VENV)/bin/phiscan scan samples/generated --out $(DEMO)
+	$(VENV)/bin/phiscan eval samples/generated/labels.jsonl $(DEMO)
+	$(VENV)/bin/phiscan query --out $(DEMO) "SELECT route, entity_type, count(*) AS findings, count(DISTINCT fingerprint) AS distinct_values FROM findings GROUP BY ALL ORDER BY findings DESC LIMIT 15"
+
+test: install-test
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(DEMO) samples/generated .pytest_cache

@@ -1,0 +1,139 @@
+"""Healthcare identifier recognizers: Presidio pattern recognizers with context and checksums.
+
+Each is pure (text in, results out). Labelled patterns use variable-length
+look-behinds (Presidio compiles with the `regex` module) so the span covers the
+value only, not its label: `MRN: 00123456` reports `00123456`.
+"""
+
+from __future__ import annotations
+
+from presidio_analyzer import Pattern
+
+from detectors.base import CasedPatternRecognizer
+
+_SEP = r"""[\s:#=\"'\-]{0,4}"""
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+DATE_VALUE = (
+    r"(?:(?:19|20)\d{2}-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])"
+    r"|(?:0?[1-9]|1[0-2])[/.-](?:0?[1-9]|[12]\d|3[01])[/.-](?:19|20)?\d{2}"
+    r"|" + _MONTHS + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{2}"
+    r"|\d{1,2}\s+" + _MONTHS + r"\s+(?:19|20)\d{2})"
+)
+
+
+class MedicalRecordNumberRecognizer(CasedPatternRecognizer):
+    """MRNs: labelled numbers (`MRN 00123456`, `medical record #A1234567`) and `MRN-` ids."""
+
+    PATTERNS = [
+        Pattern(
+            "mrn labelled",
+            r"(?i:(?<=\b(?:mrn|medical[\s_-]*record(?:[\s_-]*(?:number|num|no\.?|#|id))?|"
+            r"patient[\s_-]*(?:id|number|no\.?|#)|chart[\s_-]*(?:number|no\.?|#|id))" + _SEP + r"))"
+            r"(?=[A-Z0-9-]*\d{4})[A-Z]{0,4}-?\d{4,12}(?:-\d{1,4})?\b",
+            0.85,
+        ),
+        Pattern("mrn prefixed", r"\bMRN[-_]?\d{5,12}\b", 0.8),
+    ]
+    CONTEXT = ["mrn", "medical", "record", "chart", "patient"]
+
+    ENTITY = "MEDICAL_RECORD_NUMBER"
+
+
+class DeaNumberRecognizer(CasedPatternRecognizer):
+    """DEA registration numbers: two letters and seven digits with the DEA checksum."""
+
+    PATTERNS = [Pattern("dea", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.5)]
+    CONTEXT = ["dea", "prescriber", "registration", "controlled"]
+
+    ENTITY = "US_DEA"
+
+    def validate_result(self, pattern_text: str) -> bool:
+        d = [int(c) for c in pattern_text[2:]]
+        check = (d[0] + d[2] + d[4]) + 2 * (d[1] + d[3] + d[5])
+        return check % 10 == d[6]
+
+
+class NpiRecognizer(CasedPatternRecognizer):
+    """NPIs: ten digits starting 1 or 2, Luhn-valid with the 80840 prefix; needs context or a label."""
+
+    PATTERNS = [
+        Pattern("npi labelled", r"(?i:(?<=\bnpi(?:[\s_-]*(?:number|no\.?|#|id))?" + _SEP + r"))[12]\d{9}\b", 0.85),
+        Pattern("npi bare", r"\b[12]\d{9}\b", 0.1),
+    ]
+    CONTEXT = ["npi", "provider", "prescriber", "physician", "clinician"]
+
+    ENTITY = "US_NPI"
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return luhn_valid("80840" + pattern_text)
+
+
+class HealthPlanIdRecognizer(CasedPatternRecognizer):
+    """Medicare MBIs by format, and member/subscriber/policy ids by their label."""
+
+    _MBI = r"\b[1-9][AC-HJKMNP-RT-Yac-hjkmnp-rt-y][AC-HJKMNP-RT-Yac-hjkmnp-rt-y0-9]\d-?[AC-HJKMNP-RT-Yac-hjkmnp-rt-y][AC-HJKMNP-RT-Yac-hjkmnp-rt-y0-9]\d-?[AC-HJKMNP-RT-Yac-hjkmnp-rt-y]{2}\d{2}\b"
+    PATTERNS = [
+        Pattern("mbi", _MBI, 0.6),
+        Pattern(
+            "member id labelled",
+            r"(?i:(?<=\b(?:member|subscriber|policy|insurance|medicaid|medicare|plan|beneficiary|group)"
+            r"[\s_-]*(?:id|number|num|no\.?|#)" + _SEP + r"))"
+            r"(?=[A-Z0-9-]*\d{3})[A-Z0-9][A-Z0-9-]{5,19}\b",
+            0.85,
+        ),
+    ]
+    CONTEXT = ["member", "subscriber", "policy", "insurance", "medicare", "medicaid", "mbi", "plan"]
+
+    ENTITY = "HEALTH_PLAN_ID"
+
+
+class DateOfBirthRecognizer(CasedPatternRecognizer):
+    """Dates with birth context (`DOB 03/12/1984`, `born on March 12, 1984`)."""
+
+    PATTERNS = [
+        Pattern(
+            "dob labelled",
+            r"(?i:(?<=\b(?:dob|d\.o\.b\.?|date[\s_-]*of[\s_-]*birth|birth[\s_-]*date|birthdate|birthday|"
+            r"born(?:\s+on)?)" + _SEP + r"))" + DATE_VALUE + r"\b",
+            0.85,
+        ),
+    ]
+    CONTEXT = ["dob", "birth", "born", "birthday", "birthdate"]
+
+    ENTITY = "DATE_OF_BIRTH"
+
+
+_STREET_SUFFIX = (
+    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|"
+    r"Terrace|Ter|Parkway|Pkwy|Circle|Cir|Highway|Hwy|Trail|Trl|Square|Sq|Loop)"
+)
+
+
+class StreetAddressRecognizer(CasedPatternRecognizer):
+    """US street addresses: number, street name and suffix, optional unit, city, state, ZIP."""
+
+    PATTERNS = [
+        Pattern(
+            "us street address",
+            r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\.?\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,3}"
+            + _STREET_SUFFIX
+            + r"\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[A-Za-z0-9-]+)?"
+            r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2},?\s+[A-Z]{2}(?:\s+\d{5}(?:-\d{4})?)?)?",
+            0.7,
+        ),
+    ]
+    CONTEXT = ["address", "street", "home", "lives", "ship", "mailing"]
+
+    ENTITY = "STREET_ADDRESS"
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = ord(ch) - 48
+        if i % 2 == 1:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0

@@ -1,0 +1,113 @@
+"""Key-name hints: a value under `firstName`, `dob`, `ssn`, `mrn`... is that entity if its shape fits.
+
+Structured telemetry says what a value is in its key. Text alone cannot tell a
+first name `Maria` from a product name, or a member id from an order number; the
+key can. Each hint pairs normalized key names with a shape check so that
+`dob: "unknown"` or `firstName: ""` stay quiet. Pure: (key, text) in, matches out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from detectors.healthcare import DATE_VALUE
+from pipeline.model import Match
+
+DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
+    "PERSON": (
+        "firstname", "lastname", "fullname", "givenname", "familyname", "middlename", "surname",
+        "patientname", "membername", "subscribername", "guardianname", "emergencycontactname",
+        "contactname", "displayname", "legalname", "preferredname", "fname", "lname", "name",
+        "providername", "doctorname", "physicianname", "caregivername", "parentname",
+    ),
+    "DATE_OF_BIRTH": ("dob", "dateofbirth", "birthdate", "birthday", "birthdt", "bday", "patientdob"),
+    "US_SSN": ("ssn", "socialsecuritynumber", "socialsecurity", "ssnlast4", "taxid"),
+    "PHONE_NUMBER": ("phone", "phonenumber", "mobile", "mobilephone", "cell", "cellphone", "telephone",
+                     "tel", "homephone", "workphone", "contactphone", "patientphone"),
+    "EMAIL_ADDRESS": ("email", "emailaddress", "patientemail", "useremail", "contactemail"),
+    "MEDICAL_RECORD_NUMBER": ("mrn", "medicalrecordnumber", "medicalrecordno", "chartnumber", "patientmrn"),
+    "HEALTH_PLAN_ID": ("memberid", "membernumber", "subscriberid", "policynumber", "policyid", "insuranceid",
+                       "medicaidid", "medicareid", "mbi", "healthplanid", "insurancememberid"),
+    "STREET_ADDRESS": ("address", "streetaddress", "street", "addressline1", "address1", "homeaddress",
+                       "mailingaddress", "line1", "shippingaddress", "billingaddress"),
+    "MEDICAL_CONDITION": ("diagnosis", "condition", "conditions", "medicalcondition", "chiefcomplaint",
+                          "dx", "primarydiagnosis", "symptoms", "reasonforvisit", "visitreason"),
+    "MEDICATION": ("medication", "medications", "drug", "drugname", "prescription", "rx", "medicationname"),
+    "ICD10_CODE": ("icd10", "icd10code", "icd", "icdcode", "diagnosiscode", "dxcode"),
+    "CREDENTIAL": ("password", "passwd", "pwd", "passphrase", "dbpassword"),
+    "API_KEY": ("apikey", "secretkey", "clientsecret", "accesskey", "privatekey", "apisecret"),
+    "AUTH_TOKEN": ("token", "accesstoken", "refreshtoken", "idtoken", "sessiontoken", "authtoken",
+                   "authorization", "jwt", "bearer"),
+}
+
+_NAME_WORD = r"[A-Z][a-zA-Z'\u00C0-\u024F-]*\.?"
+_SHAPES: dict[str, re.Pattern[str]] = {
+    "PERSON": re.compile(rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}}"),
+    "DATE_OF_BIRTH": re.compile(DATE_VALUE.replace("(?:", "(?:", 1)),
+    "US_SSN": re.compile(r"\d{3}[- ]?\d{2}[- ]?\d{4}"),
+    "PHONE_NUMBER": re.compile(r"\+?1?[\s.-]?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?"),
+    "EMAIL_ADDRESS": re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,24}"),
+    "MEDICAL_RECORD_NUMBER": re.compile(r"(?=[A-Za-z0-9-]*\d{4})[A-Za-z]{0,4}-?\d{4,12}(?:-\d{1,4})?"),
+    "HEALTH_PLAN_ID": re.compile(r"(?=[A-Za-z0-9-]*\d{3})[A-Za-z0-9][A-Za-z0-9-]{5,19}"),
+    "STREET_ADDRESS": re.compile(r"\d{1,6}\s+[A-Za-z0-9 .,'#-]{3,120}"),
+    "MEDICAL_CONDITION": re.compile(r"[A-Za-z][A-Za-z0-9 ,'()/-]{2,80}"),
+    "MEDICATION": re.compile(r"[A-Za-z][A-Za-z0-9 .,'()/-]{2,80}"),
+    "ICD10_CODE": re.compile(r"[A-TV-Z]\d[0-9AB](?:\.[0-9A-Z]{1,4})?"),
+    "CREDENTIAL": re.compile(r"\S{4,256}"),
+    "API_KEY": re.compile(r"[A-Za-z0-9+/_.=-]{16,512}"),
+    "AUTH_TOKEN": re.compile(r"(?:Bearer\s+)?[A-Za-z0-9._~+/=-]{16,4096}"),
+}
+# Values that fill a slot without being data.
+_PLACEHOLDERS = frozenset(
+    {"", "null", "none", "undefined", "nan", "n/a", "na", "unknown", "anonymous", "test", "true", "false",
+     "[filtered]", "[redacted]", "redacted", "***", "****", "********", "string", "example", "guest",
+     "user", "admin", "default", "other"}
+)
+_BARE_NAME_KEYS = frozenset({"name", "displayname"})
+# Keys that end like a hint but name machine values (pagination cursors are not credentials).
+_NOT_HINTS = frozenset({"pagetoken", "nexttoken", "cursortoken", "continuationtoken", "synctoken",
+                        "ipaddress", "macaddress", "remoteaddress", "serveraddress", "walletaddress"})
+
+
+class KeyHintDetector:
+    """Scores a whole value as an entity because of the key that holds it."""
+
+    name = "key_hint"
+
+    def __init__(self, hints: Mapping[str, Sequence[str]] | None = None, score: float = 0.85):
+        self.score = score
+        self._by_key: dict[str, str] = {}
+        for entity, keys in (hints or DEFAULT_KEY_HINTS).items():
+            for k in keys:
+                self._by_key[k] = entity
+        # suffix match: `patientFirstName` -> firstname; longest suffix first
+        self._suffixes = sorted(self._by_key, key=len, reverse=True)
+
+    def entity_for(self, normalized_key: str) -> str | None:
+        if not normalized_key:
+            return None
+        hit = self._by_key.get(normalized_key)
+        if hit:
+            return hit
+        if normalized_key in _NOT_HINTS:
+            return None
+        for suffix in self._suffixes:
+            if len(suffix) >= 5 and normalized_key.endswith(suffix):
+                return self._by_key[suffix]
+        return None
+
+    def detect(self, text: str, normalized_key: str) -> list[Match]:
+        entity = self.entity_for(normalized_key)
+        if entity is None:
+            return []
+        stripped = text.strip()
+        if stripped.lower() in _PLACEHOLDERS or len(stripped) > 4096:
+            return []
+        shape = _SHAPES.get(entity)
+        if shape is None or not shape.fullmatch(stripped):
+            return []
+        if entity == "PERSON" and normalized_key in _BARE_NAME_KEYS and " " not in stripped:
+            return []  # `name: "Checkout"` is a component, not a person; full names have two words
+        start = text.find(stripped)
+        return [Match(entity, start, start + len(stripped), self.score, self.name)]

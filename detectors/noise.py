@@ -1,0 +1,64 @@
+"""Noise control: machine text that looks like PII, and words NER mistakes for people.
+
+Telemetry is mostly machine text: hashes, ids, versions, timestamps, user agents,
+component and function names. Presidio's NER and number patterns were built for
+prose and fire on all of it. These checks are pure functions over a candidate
+span and its surrounding text.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Whole-value shapes that are machine text, never PII (checked on the raw field value).
+_MACHINE_VALUE = re.compile(
+    r"""
+    [0-9a-f]{16,}                                       # hex hashes and trace ids
+    | [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}  # UUIDs
+    | (?:dpl|bld|prj|team|icfg|rule|env|hook|cron|sha|v)_[A-Za-z0-9]{6,}    # Vercel ids
+    | \d+(?:\.\d+)?(?:ms|s|m|h|kb|mb|gb|b|%)?           # numbers and durations
+    | v?\d+\.\d+\.\d+(?:[-+][\w.]+)?                    # versions
+    | \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?  # ISO timestamps
+    | [a-z]{2,4}\d(?:::[\w-]+)+                          # Vercel cache/edge ids (sfo1::abc)
+    """,
+    re.X | re.I,
+)
+
+# Words spaCy tags as PERSON in logs and code that are not people.
+NOT_PEOPLE = frozenset(
+    w.lower()
+    for w in """
+    GET POST PUT PATCH DELETE HEAD OPTIONS Next Nextjs React Vercel Sentry Stripe Prisma Redis Postgres
+    Supabase Node Chrome Safari Firefox Mozilla Windows Linux Macintosh Mac Intel AppleWebKit KHTML Gecko
+    Edge Android iPhone iOS Webpack Turbopack Middleware Edge Lambda Function Error TypeError RangeError
+    SyntaxError ReferenceError Promise Unhandled Warning Info Debug Fatal Cache Hit Miss Stale Build
+    Deploy Deployment Route Handler Server Client Component Layout Page Suspense Fetch Request Response
+    Invalid Failed Success Started Completed Booking Appointment Checkout Dashboard Login Logout Session
+    Token Patient Patients Doctor Provider User Users Admin Api Json Html Uncaught Cannot Unknown
+    Telehealth Visit Intake Form Portal Vitals Lab Labs Results Pharmacy Refill Message Messages Webhook
+    Twilio Segment Mixpanel PostHog Datadog Kafka Zookeeper Hadoop Spark Jetty Apache Nginx Kernel
+    """.split()
+)
+_HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt)\.?[\s:=\"']*$")
+_CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|[a-z][A-Z]|\.[a-z]")
+
+
+def is_machine_value(value: str) -> bool:
+    """True when a whole field value is an id, hash, number, version or timestamp."""
+    return bool(_MACHINE_VALUE.fullmatch(value.strip()))
+
+
+def plausible_person(text: str, start: int, end: int, key_is_name: bool) -> bool:
+    """Whether an NER PERSON span in `text` can be a person's name in telemetry."""
+    span = text[start:end].strip()
+    if len(span) < 3 or _CODEY.search(span):
+        return False
+    words = span.split()
+    if any(w.lower().strip(".,'") in NOT_PEOPLE for w in words):
+        return False
+    if span.isupper() or not all(w[:1].isupper() for w in words):
+        return False
+    if len(words) >= 2 or key_is_name:
+        return True
+    # one capitalised word: only with an honorific or label just before it
+    return bool(_HONORIFIC.search(text[max(0, start - 24) : start]))

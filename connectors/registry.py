@@ -1,0 +1,59 @@
+"""The explicit registry of file formats, and the one function that reads events from files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from connectors.base import FileConnector
+from connectors.files import RawRecord, read_json_records
+from connectors.vercel import VercelLogDrain
+from pipeline.model import BadRecord, Event
+
+log = logging.getLogger("phiscan")
+
+CONNECTORS: dict[str, FileConnector] = {
+    "vercel": VercelLogDrain(),
+}
+FORMATS = ("auto", *CONNECTORS)
+
+
+class FormatError(ValueError):
+    """A file is not in the requested format, or no format recognises it."""
+
+
+def detect_format(value: object) -> str | None:
+    for name, conn in CONNECTORS.items():
+        if conn.sniff(value):
+            return name
+    return None
+
+
+def read_events(path: Path, fmt: str = "auto", *, max_record_bytes: int = 1 << 20,
+                explain: bool = False) -> Iterator[Event | BadRecord]:
+    """Events of one file in `fmt` (or the detected format); bad records as `BadRecord`s.
+
+    Raises FormatError when the first good record does not fit the format: a
+    wrong `--format` is one clear error, not a flood of empty events.
+    """
+    connector: FileConnector | None = None if fmt == "auto" else CONNECTORS[fmt]
+    source = fmt if fmt != "auto" else "unknown"
+    for rec in read_json_records(path, source, max_record_bytes=max_record_bytes):
+        if isinstance(rec, BadRecord):
+            yield rec if connector is None else BadRecord(connector.name, rec.origin, rec.reason, rec.size)
+            continue
+        if connector is None:
+            chosen = detect_format(rec.value)
+            if chosen is None:
+                raise FormatError(f"{path}: cannot detect the format of its records; pass --format")
+            connector = CONNECTORS[chosen]
+            (log.info if explain else log.debug)("%s: format %s (detected)", path, chosen)
+        elif isinstance(rec.value, dict) and not connector.sniff(rec.value) and _first(rec):
+            raise FormatError(f"{path}: records are not in the {connector.name} format; "
+                              f"try --format auto")
+        yield from connector.events(rec)
+
+
+def _first(rec: RawRecord) -> bool:
+    return rec.position in (0, 1)

@@ -24,8 +24,9 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.keyhints import KeyHintDetector
-from detectors.noise import plausible_person
-from detectors.registry import TRIGGERS, build_recognizers
+from detectors.entities import SECRETS
+from detectors.noise import plausible_ip, plausible_person
+from detectors.registry import MACHINE_RECOGNIZERS, TRIGGERS, build_recognizers
 from pipeline.model import Match
 
 log = logging.getLogger("phiscan")
@@ -159,7 +160,7 @@ class PresidioAnalyzer:
         text = task.text
         to_run = [self.recognizers[name] for name, rx in self._triggers if rx.search(text)]
         if task.profile == "machine":
-            to_run = [r for r in to_run if not getattr(r, "NEEDS_FREE_TEXT", False)]
+            to_run = [r for r in to_run if r.name in MACHINE_RECOGNIZERS]
         if artifacts is not None and "SpacyRecognizer" in self.recognizers:
             to_run.append(self.recognizers["SpacyRecognizer"])
         results: list[RecognizerResult] = []
@@ -187,6 +188,8 @@ class PresidioAnalyzer:
                 continue
             if entity == "PERSON" and not plausible_person(text, r.start, r.end, key_is_name):
                 continue
+            if entity == "IP_ADDRESS" and not plausible_ip(text, r.start):
+                continue
             name = (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "presidio")
             matches.append(Match(entity, r.start, r.end, round(float(r.score), 4), name))
         if task.profile == "full" or self.key_hints.entity_for(task.key) in ("CREDENTIAL", "API_KEY", "AUTH_TOKEN"):
@@ -200,7 +203,9 @@ def resolve_overlaps(matches: list[Match]) -> list[Match]:
     """Keep the best match where matches overlap: higher score, then longer, then key hints."""
     if len(matches) < 2:
         return matches
-    ranked = sorted(matches, key=lambda m: (-m.score, -(m.end - m.start), m.detector != "key_hint"))
+    # A secret wins any overlap (a password that looks like an email local part is still a password).
+    ranked = sorted(matches, key=lambda m: (m.entity_type not in SECRETS, -m.score, -(m.end - m.start),
+                                            m.detector != "key_hint"))
     kept: list[Match] = []
     for m in ranked:
         if all(m.end <= k.start or m.start >= k.end for k in kept):

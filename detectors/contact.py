@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import tldextract
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer import Pattern
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
+
+from detectors.base import CasedPatternRecognizer
 
 # tldextract's default extractor downloads the public suffix list on first use;
 # this one reads the snapshot shipped inside the tldextract package only.
@@ -19,3 +22,48 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return _OFFLINE_TLD(pattern_text).fqdn != ""
+
+
+class LogPhoneRecognizer(PhoneRecognizer):
+    """Presidio's phonenumbers-based recognizer, scored for telemetry.
+
+    A number that libphonenumber validates for the region and that is written
+    with separators is rarely anything but a phone number in a log line, so it
+    passes the default threshold on its own; context still raises it.
+    """
+
+    SCORE = 0.55
+    CONTEXT = [*PhoneRecognizer.CONTEXT, "sms", "text", "call", "reminder", "contact", "tel", "whatsapp"]
+
+    def __init__(self, **kw):
+        kw.setdefault("supported_regions", ("US", "CA", "GB"))
+        kw.setdefault("context", self.CONTEXT)
+        kw.setdefault("name", "PhoneRecognizer")
+        super().__init__(**kw)
+
+
+class NanpPhoneRecognizer(CasedPatternRecognizer):
+    """North American numbers by shape, for numbers libphonenumber rejects.
+
+    libphonenumber knows which area codes are assigned today; a log line keeps
+    whatever a patient typed. Formatted NANP numbers (area code and exchange not
+    starting with 0 or 1) are phone numbers whatever their area code.
+    """
+
+    ENTITY = "PHONE_NUMBER"
+    PATTERNS = [
+        Pattern("nanp parenthesised", r"(?<![\w+.-])(?:\+?1[\s.-]?)?\(\d{3}\)[\s.-]?\d{3}[\s.-]\d{4}(?![\w-])", 0.6),
+        Pattern("nanp dashed", r"(?<![\w+./-])(?:\+?1[\s.-])?\d{3}([-.])\d{3}\1\d{4}(?![\w./-])", 0.55),
+        Pattern("nanp +1 spaced", r"(?<![\w+.-])\+1[\s.-]\d{3}[\s.-]\d{3}[\s.-]\d{4}(?![\w-])", 0.6),
+        Pattern("nanp spaced", r"(?<![\w+.-])\d{3}\s\d{3}\s\d{4}(?![\w-])", 0.3),
+    ]
+    CONTEXT = LogPhoneRecognizer.CONTEXT
+
+    def validate_result(self, pattern_text: str) -> bool:
+        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        if len(digits) == 11 and digits[0] == "1":
+            digits = digits[1:]
+        if len(digits) != 10:
+            return False
+        area, exchange = digits[:3], digits[3:6]
+        return area[0] not in "01" and area[1:] != "11" and exchange[0] not in "01"

@@ -62,3 +62,11 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool) -> bool
         return True
     # one capitalised word: only with an honorific or label just before it
     return bool(_HONORIFIC.search(text[max(0, start - 24) : start]))
+
+
+def plausible_ip(text: str, start: int) -> bool:
+    """An IP address, not the tail of a version (`Chrome/131.0.0.0`, `v1.2.3.4`)."""
+    if start == 0:
+        return True
+    before = text[start - 1]
+    return not (before.isalnum() or before in "/._-")

@@ -16,12 +16,11 @@ from presidio_analyzer import EntityRecognizer
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     IpRecognizer,
-    PhoneRecognizer,
     SpacyRecognizer,
     UsSsnRecognizer,
 )
 
-from detectors.contact import OfflineEmailRecognizer
+from detectors.contact import LogPhoneRecognizer, NanpPhoneRecognizer, OfflineEmailRecognizer
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.healthcare import (
     DateOfBirthRecognizer,
@@ -31,6 +30,8 @@ from detectors.healthcare import (
     NpiRecognizer,
     StreetAddressRecognizer,
 )
+from detectors.health import Icd10Recognizer, condition_recognizer, medication_recognizer
+from detectors.names import NameGazetteerRecognizer
 from detectors.secrets import ApiKeyRecognizer, AuthTokenRecognizer, CredentialRecognizer, PrivateKeyRecognizer
 
 _DIGITS = r"\d[\d\s().+-]{5,}\d"
@@ -43,7 +44,8 @@ _ASSIGNED_SECRET = r"(?i:api.?key|apikey|access.?key|secret|client.?secret)"
 # recognizer name -> (factory, trigger)
 RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] = {
     "EmailRecognizer": (OfflineEmailRecognizer, re.compile(r"[\w.+-]@[\w-]")),
-    "PhoneRecognizer": (lambda: PhoneRecognizer(supported_regions=("US",)), re.compile(_DIGITS)),
+    "PhoneRecognizer": (LogPhoneRecognizer, re.compile(_DIGITS)),
+    "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}")),
     "UsSsnRecognizer": (UsSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
     "CreditCardRecognizer": (CreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}")),
     "IpRecognizer": (IpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{1,4}::?[0-9A-Fa-f]{1,4}:")),
@@ -60,7 +62,15 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"eyJ|(?i:bearer|basic|token|session|sid=|cookie)")),
     "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s:@]+:[^/\s@]+@|(?i:pass|pwd)")),
     "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),
+    "MedicalConditionDictionary": (condition_recognizer, re.compile(r"[A-Za-z]{3}")),
+    "MedicationDictionary": (medication_recognizer, re.compile(r"[A-Za-z]{4}")),
+    "Icd10Recognizer": (Icd10Recognizer, re.compile(r"[A-TV-Z]\d[0-9AB]")),
+    "NameGazetteerRecognizer": (NameGazetteerRecognizer, re.compile(r"[A-Z][a-z]+\.?\s+[A-Z]")),
 }
+
+# What runs on `machine` fields (hosts, user agents, ids): values with no free text in them.
+MACHINE_RECOGNIZERS = frozenset({"EmailRecognizer", "IpRecognizer", "ApiKeyRecognizer", "AuthTokenRecognizer",
+                                 "CredentialRecognizer", "PrivateKeyRecognizer"})
 
 TRIGGERS: dict[str, re.Pattern[str]] = {name: trig for name, (_, trig) in RECOGNIZERS.items()}
 

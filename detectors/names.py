@@ -1,0 +1,58 @@
+"""A name gazetteer: `First Last` where both are known names, and `Dr. Last`.
+
+spaCy's small model misses many names in log text (it calls `Lucas Reyes` an
+ORG and `Beatriz Patel` half a PERSON) and cannot see names it was not trained
+on. Census first-name and surname lists catch them with high precision because
+both words must be known names and capitalised.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+
+from detectors.health import load_terms
+from detectors.noise import NOT_PEOPLE
+
+_WORD = r"[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
+_FULL = re.compile(rf"\b({_WORD})(?:\s+[A-Z]\.)?\s+({_WORD})(?:\s+({_WORD}))?\b")
+_TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
+
+
+@lru_cache(maxsize=None)
+def name_sets() -> tuple[frozenset[str], frozenset[str]]:
+    return frozenset(load_terms("first_names.txt")), frozenset(load_terms("last_names.txt"))
+
+
+class NameGazetteerRecognizer(LocalRecognizer):
+    def __init__(self, score: float = 0.8):
+        self.score = score
+        super().__init__(supported_entities=["PERSON"], name="NameGazetteerRecognizer",
+                         context=["patient", "name", "dr", "mr", "mrs", "ms"])
+
+    def load(self) -> None:
+        name_sets()
+
+    def _result(self, start: int, end: int, why: str) -> RecognizerResult:
+        return RecognizerResult("PERSON", start, end, self.score,
+                                AnalysisExplanation(recognizer=self.name, original_score=self.score,
+                                                    textual_explanation=why),
+                                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        first, last = name_sets()
+        out = []
+        for m in _FULL.finditer(text):
+            given, family, third = m.group(1), m.group(2), m.group(3)
+            if given.lower() in NOT_PEOPLE or family.lower() in NOT_PEOPLE:
+                continue
+            if given in first and (family in last or family in first):
+                end = m.end(3) if third and third in last and third.lower() not in NOT_PEOPLE else m.end(2)
+                out.append(self._result(m.start(1), end, "first name and surname from the census lists"))
+        for m in _TITLED.finditer(text):
+            if m.group(1) in last and m.group(1).lower() not in NOT_PEOPLE:
+                out.append(self._result(m.start(1), m.end(1), "surname after a title"))
+        return out

@@ -90,7 +90,7 @@ class KeyHintDetector:
         hit = self._by_key.get(normalized_key)
         if hit:
             return hit
-        if normalized_key in _NOT_HINTS:
+        if any(normalized_key.endswith(x) for x in _NOT_HINTS):
             return None
         for suffix in self._suffixes:
             if len(suffix) >= 5 and normalized_key.endswith(suffix):

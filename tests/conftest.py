@@ -1,0 +1,57 @@
+"""Shared fixtures: one engine per test session (the model load is the cost), a generated corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PHISCAN_SHARED", ROOT.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared_formats() -> Path:
+    path = SHARED / "formats"
+    if not path.is_dir():
+        pytest.skip(f"../shared/formats is absent ({path}); vendor samples are not part of the repo")
+    return path
+
+
+@pytest.fixture(scope="session")
+def config():
+    from pipeline.config import Config
+
+    return Config()
+
+
+@pytest.fixture(scope="session")
+def engine(config):
+    from pipeline.engine import ScanEngine
+    from pipeline.fingerprint import Fingerprinter
+
+    return ScanEngine(config, Fingerprinter(b"test-key-not-secret"))
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    from samples.generate import write_corpus
+
+    out = tmp_path_factory.mktemp("corpus")
+    write_corpus(out, 1500, seed=11)
+    return out
+
+
+@pytest.fixture(scope="session")
+def scanned(corpus, engine, tmp_path_factory) -> tuple[Path, object]:
+    from pipeline.scan import scan_paths
+
+    out = tmp_path_factory.mktemp("scan-out")
+    summary = scan_paths([corpus], out, engine=engine)
+    return out, summary
+
+
+@pytest.fixture(autouse=True)
+def _fingerprint_key_env(monkeypatch):
+    monkeypatch.delenv("PHISCAN_FINGERPRINT_KEY", raising=False)

@@ -1,0 +1,118 @@
+"""Table-driven recognizer tests: what each detector must find, and what it must leave alone."""
+
+import pytest
+
+from detectors.analyzer import Task
+from detectors.healthcare import DeaNumberRecognizer, NpiRecognizer, luhn_valid
+from detectors.keyhints import KeyHintDetector
+from detectors.noise import is_machine_value, plausible_ip, plausible_person
+from pipeline.paths import normalize_key
+
+
+def found(engine, text, key=None, profile="full"):
+    (matches,) = engine.analyzer.analyze([Task(text, normalize_key(key), key, profile)])
+    return {(m.entity_type, text[m.start:m.end]) for m in matches}
+
+
+TRUE_CASES = [
+    ("Patient Jane Doe booked a visit", None, ("PERSON", "Jane Doe")),
+    ("Prescription sent for Lucas Reyes by Dr. Morrison", None, ("PERSON", "Lucas Reyes")),
+    ("Prescription sent for Lucas Reyes by Dr. Morrison", None, ("PERSON", "Morrison")),
+    ("Maria", "firstName", ("PERSON", "Maria")),
+    ("contact jane.doe@gmail.com now", None, ("EMAIL_ADDRESS", "jane.doe@gmail.com")),
+    ("SMS reminder queued to (889) 362-4284", None, ("PHONE_NUMBER", "(889) 362-4284")),
+    ("call +1 415 555 0134", None, ("PHONE_NUMBER", "+1 415 555 0134")),
+    ("ssn 512-48-9921 on file", None, ("US_SSN", "512-48-9921")),
+    ("512489921", "ssn", ("US_SSN", "512489921")),
+    ("DOB: 03/12/1984", None, ("DATE_OF_BIRTH", "03/12/1984")),
+    ("born on March 12, 1984", None, ("DATE_OF_BIRTH", "March 12, 1984")),
+    ("1984-03-12", "birthDate", ("DATE_OF_BIRTH", "1984-03-12")),
+    ("lives at 742 Evergreen Terrace, Springfield, IL 62704", None,
+     ("STREET_ADDRESS", "742 Evergreen Terrace, Springfield, IL 62704")),
+    ("client 120.75.16.101 blocked", None, ("IP_ADDRESS", "120.75.16.101")),
+    ("card 4242 4242 4242 4242 declined", None, ("CREDIT_CARD", "4242 4242 4242 4242")),
+    ("MRN: 00482913", None, ("MEDICAL_RECORD_NUMBER", "00482913")),
+    ("chart MRN-55899999 opened", None, ("MEDICAL_RECORD_NUMBER", "MRN-55899999")),
+    ("member id: XKH482913377", None, ("HEALTH_PLAN_ID", "XKH482913377")),
+    ("Medicare MBI 1EG4-TE5-MK73", None, ("HEALTH_PLAN_ID", "1EG4-TE5-MK73")),
+    ("NPI 1234567893", None, ("US_NPI", "1234567893")),
+    ("DEA AB1234563", None, ("US_DEA", "AB1234563")),
+    ("diagnosed with type 2 diabetes", None, ("MEDICAL_CONDITION", "type 2 diabetes")),
+    ("HIV test result", None, ("MEDICAL_CONDITION", "HIV")),
+    ("refill sertraline 50mg", None, ("MEDICATION", "sertraline")),
+    ("diagnosis E11.9", None, ("ICD10_CODE", "E11.9")),
+    ("dx F411", None, ("ICD10_CODE", "F411")),
+    ("key sk_live_51HqLyjWDarjtT1zdp7dcXsomething123", None, ("API_KEY", "sk_live_51HqLyjWDarjtT1zdp7dcXsomething123")),
+    ("AKIAIOSFODNN7EXAMPLE", None, ("API_KEY", "AKIAIOSFODNN7EXAMPLE")),
+    ("token ghp_" + "a1B2c3D4e5" * 4, None, ("API_KEY", "ghp_" + "a1B2c3D4e5" * 4)),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", None,
+     ("AUTH_TOKEN", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N")),
+    ("cookie next-auth.session-token=a8F3kL0pQ2xZ7vB1nM4cR6tY9wE", None,
+     ("AUTH_TOKEN", "a8F3kL0pQ2xZ7vB1nM4cR6tY9wE")),
+    ("postgres://app:S3cretPass@db.internal:5432/app", None, ("CREDENTIAL", "S3cretPass")),
+    ("password=hunter2go", None, ("CREDENTIAL", "hunter2go")),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----", None,
+     ("PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----")),
+]
+
+
+@pytest.mark.parametrize("text,key,expected", TRUE_CASES, ids=[c[2][0] + ":" + c[0][:24] for c in TRUE_CASES])
+def test_finds(engine, text, key, expected):
+    assert expected in found(engine, text, key)
+
+
+FALSE_CASES = [
+    ("GET /api/appointments 200 in 35ms", None),
+    ("Compiled successfully in 12.3s", None),
+    ("Running \"next build\" with Next.js 14.2.3", None),
+    ("trace 1b02cd14bb8642fd092bc23f54c7ffcd span f24e8631bd11faa7", None),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Chrome/131.0.0.0 Safari/537.36", None),
+    ("request 643af4e3-975a-4cc7-9e7a-1eda11539d90 done", None),
+    ("Cache MISS for /dashboard, revalidating", None),
+    ("React Server Components payload streamed", None),
+    ("order 4000123412341235 shipped", None),  # 16 digits, not Luhn-valid
+    ("NPI 1234567890", None),  # bad check digit
+    ("DEA AB1234567", None),  # bad checksum
+    ("secret: [Filtered]", None),
+    ("password=********", None),
+    ("token=true", None),
+    ("Checkout", "name"),
+    ("unknown", "dob"),
+    ("deployment dpl_233NRGRjVZX1caZrXWtz5g1TAksD ready in iad1", None),
+    ("Edge Middleware bundle 12.5 kB (limit 1 MB)", None),
+    ("archive rotated", None),
+    ("v1.2.3.4 released", None),
+]
+
+
+@pytest.mark.parametrize("text,key", FALSE_CASES, ids=[c[0][:30] for c in FALSE_CASES])
+def test_leaves_alone(engine, text, key):
+    assert found(engine, text, key) == set()
+
+
+def test_machine_profile_skips_names_but_keeps_secrets(engine):
+    assert found(engine, "Jane Doe", "host", profile="machine") == set()
+    assert ("EMAIL_ADDRESS", "a@b.io") in found(engine, "a@b.io", "host", profile="machine")
+
+
+def test_checksums():
+    assert luhn_valid("4242424242424242") and not luhn_valid("4242424242424241")
+    assert NpiRecognizer().validate_result("1234567893") and not NpiRecognizer().validate_result("1234567890")
+    assert DeaNumberRecognizer().validate_result("AB1234563") and not DeaNumberRecognizer().validate_result("AB1234567")
+
+
+@pytest.mark.parametrize("key,entity", [("firstName", "PERSON"), ("patient_dob", "DATE_OF_BIRTH"), ("SSN", "US_SSN"),
+                                        ("insuranceMemberId", "HEALTH_PLAN_ID"), ("hostname", None),
+                                        ("filename", None), ("nextPageToken", None), ("ip_address", None)])
+def test_key_hint_table(key, entity):
+    assert KeyHintDetector().entity_for(normalize_key(key)) == entity
+
+
+def test_noise_rules():
+    assert is_machine_value("1b02cd14bb8642fd092bc23f54c7ffcd")
+    assert is_machine_value("643af4e3-975a-4cc7-9e7a-1eda11539d90")
+    assert is_machine_value("1234ms") and is_machine_value("14.2.3") and not is_machine_value("Jane Doe")
+    assert not plausible_ip("Chrome/131.0.0.0", 7) and plausible_ip("from 10.1.2.3", 5)
+    assert not plausible_person("calling GET now", 8, 11, False)
+    assert not plausible_person("useState hook", 0, 8, False)
+    assert plausible_person("Dr. Smith", 4, 9, False)

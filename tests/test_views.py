@@ -1,0 +1,86 @@
+from urllib.parse import quote
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.views import expand, percent_decode
+
+
+def find_view(views, text):
+    return next(v for v in views if v.text == text)
+
+
+def test_url_encoded_email_maps_back_to_encoded_span():
+    raw = "/api/patients/search?email=jane.doe%40gmail.com&dob=1984-03-12"
+    views = expand(raw, "path")
+    email = find_view(views, "jane.doe@gmail.com")
+    assert email.key == "email"
+    s, e = email.raw_span(0, len(email.text))
+    assert raw[s:e] == "jane.doe%40gmail.com"
+    dob = find_view(views, "1984-03-12")
+    assert dob.key == "dob" and raw[slice(*dob.raw_span(0, 10))] == "1984-03-12"
+
+
+def test_plus_is_space_in_query_values():
+    raw = "/intake?name=Maria+Gonzalez&step=2"
+    view = find_view(expand(raw, None), "Maria Gonzalez")
+    assert raw[slice(*view.raw_span(0, 14))] == "Maria+Gonzalez"
+
+
+def test_json_inside_message():
+    raw = 'Request body: {"firstName":"Maria","dob":"1984-03-12","nested":{"email":"m@x.io"}}'
+    views = expand(raw, "message")
+    dob = find_view(views, "1984-03-12")
+    assert dob.key == "dob" and dob.kind == "json"
+    assert raw[slice(*dob.raw_span(0, 10))] == "1984-03-12"
+    email = find_view(views, "m@x.io")
+    assert email.key == "email"
+
+
+def test_json_escapes_map_to_their_raw_escape_sequences():
+    raw = '{"note":"caf\\u00e9 \\"Jane\\" Doe"}'
+    note = next(v for v in expand(raw, None) if v.key == "note")
+    assert note.text == 'café "Jane" Doe'
+    i = note.text.index("é")
+    assert raw[slice(*note.raw_span(i, i + 1))] == "\\u00e9"
+    j = note.text.index("Jane")
+    assert raw[slice(*note.raw_span(j, j + 4))] == "Jane"
+
+
+def test_json_string_inside_json_string_is_decoded_twice():
+    inner = '{"ssn":"512-48-9921"}'
+    raw = '{"msg":"payload","body":' + '"' + inner.replace('"', '\\"') + '"}'
+    views = expand(raw, None, max_depth=3)
+    ssn = find_view(views, "512-48-9921")
+    assert ssn.key == "ssn"
+    assert raw[slice(*ssn.raw_span(0, 11))] == "512-48-9921"
+
+
+def test_node_inspect_and_logfmt_pairs_are_keyed():
+    raw = "intake payload { patientId: 'MRN-00482913', name: 'Robert Chen' } ssn=512-48-9921"
+    views = expand(raw, "message")
+    assert find_view(views, "Robert Chen").key == "name"
+    assert find_view(views, "512-48-9921").key == "ssn"
+    v = find_view(views, "MRN-00482913")
+    assert raw[slice(*v.raw_span(0, len(v.text)))] == "MRN-00482913"
+
+
+def test_plain_text_has_only_the_raw_view():
+    assert [v.kind for v in expand("GET /api/health 200 in 3ms", "message")] == ["raw"]
+
+
+@given(st.text(max_size=40))
+def test_percent_decode_maps_every_char_to_its_encoding(text):
+    encoded = quote(text, safe="")
+    decoded, starts, ends = percent_decode(encoded, plus_as_space=False)
+    assert decoded == text
+    for i, ch in enumerate(decoded):
+        assert percent_decode(encoded[starts[i]:ends[i]], False)[0] == ch
+
+
+@given(st.text(max_size=200))
+def test_expand_never_raises_and_spans_stay_in_bounds(text):
+    for v in expand(text, "k"):
+        if v.text:
+            s, e = v.raw_span(0, len(v.text))
+            assert 0 <= s <= e <= len(text)

@@ -66,4 +66,4 @@ class NanpPhoneRecognizer(CasedPatternRecognizer):
         if len(digits) != 10:
             return False
         area, exchange = digits[:3], digits[3:6]
-        return area[0] not in "01" and area[1:] != "11" and exchange[0] not in "01"
+        return area[0] not in "01" and exchange[0] not in "01"

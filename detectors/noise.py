@@ -39,6 +39,11 @@ NOT_PEOPLE = frozenset(
     Twilio Segment Mixpanel PostHog Datadog Kafka Zookeeper Hadoop Spark Jetty Apache Nginx Kernel
     """.split()
 )
+# A "name" ending in a street suffix is a street: `Maple Street`, `Lincoln Lane`.
+STREET_WORDS = frozenset(
+    "street st avenue ave road rd boulevard blvd lane ln drive dr court ct place pl way terrace ter parkway "
+    "pkwy circle cir highway hwy trail trl square sq loop plaza".split()
+)
 _HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt)\.?[\s:=\"']*$")
 _CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|[a-z][A-Z]|\.[a-z]")
 
@@ -55,6 +60,8 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool) -> bool
         return False
     words = span.split()
     if any(w.lower().strip(".,'") in NOT_PEOPLE for w in words):
+        return False
+    if len(words) > 1 and words[-1].lower().strip(".,") in STREET_WORDS:
         return False
     if span.isupper() or not all(w[:1].isupper() for w in words):
         return False

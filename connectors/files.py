@@ -22,7 +22,7 @@ from pipeline.model import BadRecord
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-SKIP_SUFFIXES = (".md", ".txt", ".key", ".parquet", ".duckdb", ".wal", ".yaml", ".yml", ".py")
+SKIP_SUFFIXES = (".md", ".key", ".parquet", ".duckdb", ".wal", ".yaml", ".yml", ".py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +171,45 @@ def _read_single_object(data: bytes, name: str, source: str, max_record: int) ->
         return RawRecord(orjson.loads(data), name, len(data), name, 0, "object")
     except orjson.JSONDecodeError as exc:
         return BadRecord(source, name, _json_error(exc), len(data))
+
+
+def sniff_layout(path: Path) -> str:
+    """`json`, `text`, `binary` or `empty`, from the first bytes of the (decompressed) file."""
+    try:
+        with open_decompressed(path) as stream:
+            head = stream.read(8192)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return "binary"
+    if not head.strip():
+        return "empty"
+    if b"\x00" in head:
+        return "binary"
+    start = head.lstrip()
+    if start[:1] == b"{":
+        return "json" if start[1:].lstrip()[:1] in (b'"', b"}") else "text"
+    if start[:1] == b"[":
+        nxt = start[1:].lstrip()[:1]
+        return "json" if nxt and nxt in b'{["]-0123456789tfn' else "text"
+    return "text"
+
+
+def read_text_lines(path: Path, source: str, *, max_record_bytes: int) -> Iterator[RawRecord | BadRecord]:
+    """Each non-empty line of a plain-text log as a record (invalid UTF-8 replaced, never fatal)."""
+    name = str(path)
+    try:
+        stream = open_decompressed(path)
+    except OSError as exc:
+        yield BadRecord(source, name, f"cannot open file ({exc.strerror or type(exc).__name__})", 0)
+        return
+    with stream:
+        try:
+            for lineno, line, size in _read_lines(stream, max_record_bytes):
+                origin = f"{name}:{lineno}"
+                if line is None:
+                    yield BadRecord(source, origin, f"record over {max_record_bytes} bytes", size)
+                    continue
+                text = line.decode("utf-8", "replace").rstrip("\r\n")
+                if text.strip():
+                    yield RawRecord(text, origin, size, name, lineno, "lines")
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            yield BadRecord(source, name, f"truncated or corrupt file ({type(exc).__name__})", 0)

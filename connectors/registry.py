@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors.base import FileConnector
-from connectors.files import RawRecord, read_json_records
+from connectors.files import RawRecord, read_json_records, read_text_lines, sniff_layout
+from connectors.lines import TextLines
 from connectors.vercel import VercelLogDrain
 from pipeline.model import BadRecord, Event
 
@@ -15,7 +16,9 @@ log = logging.getLogger("phiscan")
 
 CONNECTORS: dict[str, FileConnector] = {
     "vercel": VercelLogDrain(),
+    "lines": TextLines(),
 }
+TEXT_FORMATS = frozenset({"lines"})
 FORMATS = ("auto", *CONNECTORS)
 
 
@@ -37,9 +40,16 @@ def read_events(path: Path, fmt: str = "auto", *, max_record_bytes: int = 1 << 2
     Raises FormatError when the first good record does not fit the format: a
     wrong `--format` is one clear error, not a flood of empty events.
     """
+    if fmt == "auto" and sniff_layout(path) == "text":
+        fmt = "lines"
+        (log.info if explain else log.debug)("%s: format lines (plain text)", path)
     connector: FileConnector | None = None if fmt == "auto" else CONNECTORS[fmt]
     source = fmt if fmt != "auto" else "unknown"
-    for rec in read_json_records(path, source, max_record_bytes=max_record_bytes):
+    if fmt in TEXT_FORMATS:
+        records = read_text_lines(path, source, max_record_bytes=max_record_bytes)
+    else:
+        records = read_json_records(path, source, max_record_bytes=max_record_bytes)
+    for rec in records:
         if isinstance(rec, BadRecord):
             yield rec if connector is None else BadRecord(connector.name, rec.origin, rec.reason, rec.size)
             continue

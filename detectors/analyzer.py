@@ -25,7 +25,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
-from detectors.noise import plausible_ip, plausible_person
+from detectors.noise import plausible_card, plausible_ip, plausible_person, plausible_phone
 from detectors.registry import MACHINE_RECOGNIZERS, TRIGGERS, build_recognizers
 from pipeline.model import Match
 
@@ -188,7 +188,7 @@ class PresidioAnalyzer:
                 continue
             if entity == "PERSON" and not plausible_person(text, r.start, r.end, key_is_name):
                 continue
-            if entity == "IP_ADDRESS" and not plausible_ip(text, r.start):
+            if not _plausible(entity, text, r.start, r.end):
                 continue
             name = (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "presidio")
             matches.append(Match(entity, r.start, r.end, round(float(r.score), 4), name))
@@ -197,6 +197,16 @@ class PresidioAnalyzer:
                 if m.entity_type in self.entities:
                     matches.append(m)
         return resolve_overlaps(matches)
+
+
+def _plausible(entity: str, text: str, start: int, end: int) -> bool:
+    if entity == "IP_ADDRESS":
+        return plausible_ip(text, start)
+    if entity == "PHONE_NUMBER":
+        return plausible_phone(text, start, end)
+    if entity == "CREDIT_CARD":
+        return plausible_card(text, start, end)
+    return True
 
 
 def resolve_overlaps(matches: list[Match]) -> list[Match]:

@@ -100,11 +100,12 @@ class Icd10Recognizer(CasedPatternRecognizer):
     ]
     CONTEXT = ["icd", "icd10", "diagnosis", "dx", "code", "diagnosed"]
 
-    def validate_result(self, pattern_text: str) -> bool:
+    def validate_result(self, pattern_text: str) -> bool | None:
+        # None keeps the pattern's score (a valid code is not proof it is a diagnosis); False drops it.
         code = pattern_text.upper()
         if "." not in code and len(code) > 3:
             code = f"{code[:3]}.{code[3:]}"
-        return code in icd10_codes()
+        return None if code in icd10_codes() else False
 
 
 @lru_cache(maxsize=None)

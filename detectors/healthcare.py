@@ -42,15 +42,20 @@ class MedicalRecordNumberRecognizer(CasedPatternRecognizer):
 class DeaNumberRecognizer(CasedPatternRecognizer):
     """DEA registration numbers: two letters and seven digits with the DEA checksum."""
 
-    PATTERNS = [Pattern("dea", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.5)]
-    CONTEXT = ["dea", "prescriber", "registration", "controlled"]
+    PATTERNS = [
+        Pattern("dea labelled", r"(?i:(?<=\bdea(?:[\s_-]*(?:number|no\.?|#|registration))?" + _SEP + r"))"
+                                r"[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.85),
+        Pattern("dea", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.3),
+    ]
+    CONTEXT = ["dea", "prescriber", "registration", "controlled", "prescription"]
 
     ENTITY = "US_DEA"
 
-    def validate_result(self, pattern_text: str) -> bool:
+    def validate_result(self, pattern_text: str) -> bool | None:
+        # None keeps the pattern's score: a passing checksum (1 in 10 by chance) is no proof.
         d = [int(c) for c in pattern_text[2:]]
         check = (d[0] + d[2] + d[4]) + 2 * (d[1] + d[3] + d[5])
-        return check % 10 == d[6]
+        return None if check % 10 == d[6] else False
 
 
 class NpiRecognizer(CasedPatternRecognizer):
@@ -58,14 +63,15 @@ class NpiRecognizer(CasedPatternRecognizer):
 
     PATTERNS = [
         Pattern("npi labelled", r"(?i:(?<=\bnpi(?:[\s_-]*(?:number|no\.?|#|id))?" + _SEP + r"))[12]\d{9}\b", 0.85),
-        Pattern("npi bare", r"\b[12]\d{9}\b", 0.1),
+        Pattern("npi bare", r"\b[12]\d{9}\b", 0.2),
     ]
     CONTEXT = ["npi", "provider", "prescriber", "physician", "clinician"]
 
     ENTITY = "US_NPI"
 
-    def validate_result(self, pattern_text: str) -> bool:
-        return luhn_valid("80840" + pattern_text)
+    def validate_result(self, pattern_text: str) -> bool | None:
+        # None keeps the pattern's score: a bare 10-digit Luhn pass needs NPI context.
+        return None if luhn_valid("80840" + pattern_text) else False
 
 
 class HealthPlanIdRecognizer(CasedPatternRecognizer):

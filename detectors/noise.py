@@ -37,6 +37,9 @@ NOT_PEOPLE = frozenset(
     Token Patient Patients Doctor Provider User Users Admin Api Json Html Uncaught Cannot Unknown
     Telehealth Visit Intake Form Portal Vitals Lab Labs Results Pharmacy Refill Message Messages Webhook
     Twilio Segment Mixpanel PostHog Datadog Kafka Zookeeper Hadoop Spark Jetty Apache Nginx Kernel
+    Mon Tue Wed Thu Fri Sat Sun Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+    Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec January February March April June July August
+    September October November December
     """.split()
 )
 # A "name" ending in a street suffix is a street: `Maple Street`, `Lincoln Lane`.
@@ -77,3 +80,26 @@ def plausible_ip(text: str, start: int) -> bool:
         return True
     before = text[start - 1]
     return not (before.isalnum() or before in "/._-")
+
+
+_IP_LIKE = re.compile(r"\d{1,3}[-.]\d{1,3}[-.]\d{1,3}[-.]\d{1,3}")
+
+
+def _token_around(text: str, start: int, end: int) -> str:
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[start:end]
+
+
+def plausible_phone(text: str, start: int, end: int) -> bool:
+    """Not an IP address written with dashes inside a host name (`195-154-37-122.rev.example.eu`)."""
+    return not _IP_LIKE.search(_token_around(text, start, end))
+
+
+def plausible_card(text: str, start: int, end: int) -> bool:
+    """Not digits glued into an identifier (`blk_-5195120009388265`, `id4111111111111111`)."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() or before in "_-" or after.isalnum() or after == "_")

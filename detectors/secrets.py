@@ -10,6 +10,7 @@ entropy, so `token=true` or `secret: [Filtered]` stay quiet.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 from presidio_analyzer import Pattern
@@ -17,6 +18,7 @@ from presidio_analyzer import Pattern
 from detectors.base import CasedPatternRecognizer
 
 _ASSIGN = r"""["']?\s*[:=]\s*["']?"""
+_DOTTED_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
 
 
 def shannon_entropy(value: str) -> float:
@@ -31,7 +33,9 @@ def looks_random(value: str, min_len: int = 16, min_entropy: float = 3.0) -> boo
     """A token-like value: long enough, mixed, and not a word, path or placeholder."""
     if len(value) < min_len or value.startswith(("[", "<", "$", "{")):
         return False
-    if not any(c.isdigit() for c in value) and not any(c.isupper() for c in value[1:]):
+    if sum(c.isdigit() for c in value) < 2 or not any(c.isalpha() for c in value):
+        return False
+    if _DOTTED_NAME.fullmatch(value):  # android.os.BinderProxy, com.example.Service
         return False
     return shannon_entropy(value) >= min_entropy
 

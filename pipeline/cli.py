@@ -42,7 +42,7 @@ def main() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output directory: Parquet findings and findings.duckdb.")
 @click.option("--format", "fmt", default="auto", show_default=True,
-              type=click.Choice(["auto", "vercel"]), help="Input format; auto detects it per file.")
+              type=click.Choice(["auto", "vercel", "lines"]), help="Input format; auto detects it per file.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
 @click.option("--fail-on-findings", is_flag=True, help="Exit 1 when anything was found.")
 @click.option("--explain", is_flag=True, help="Say which format was chosen for each file.")

@@ -82,6 +82,13 @@ FALSE_CASES = [
     ("Edge Middleware bundle 12.5 kB (limit 1 MB)", None),
     ("archive rotated", None),
     ("v1.2.3.4 released", None),
+    ("blk_-5195120009388265 replicated", None),  # Luhn-valid digits inside an HDFS block id
+    ("getaddrinfo for 195-154-37-122.rev.poneytelecom.eu failed", None),
+    ("kernel: audit(1122475266.4294965305:0): initialized", None),
+    ("at Sat Jun 18 02:08:12 2005", None),
+    ("Bad activity token: android.os.BinderProxy@2bd79ce", None),
+    ("03-17 16:13:46.187  2227  2227 I StackScroll", None),
+    ("room A10 and C12 booked", None),
 ]
 
 
@@ -97,8 +104,11 @@ def test_machine_profile_skips_names_but_keeps_secrets(engine):
 
 def test_checksums():
     assert luhn_valid("4242424242424242") and not luhn_valid("4242424242424241")
-    assert NpiRecognizer().validate_result("1234567893") and not NpiRecognizer().validate_result("1234567890")
-    assert DeaNumberRecognizer().validate_result("AB1234563") and not DeaNumberRecognizer().validate_result("AB1234567")
+    # a passing checksum keeps the pattern's score (None); a failing one drops the match (False)
+    assert NpiRecognizer().validate_result("1234567893") is None
+    assert NpiRecognizer().validate_result("1234567890") is False
+    assert DeaNumberRecognizer().validate_result("AB1234563") is None
+    assert DeaNumberRecognizer().validate_result("AB1234567") is False
 
 
 @pytest.mark.parametrize("key,entity", [("firstName", "PERSON"), ("patient_dob", "DATE_OF_BIRTH"), ("SSN", "US_SSN"),

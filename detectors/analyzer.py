@@ -25,7 +25,8 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
-from detectors.noise import plausible_card, plausible_ip, plausible_person, plausible_phone
+from detectors.names import name_sets
+from detectors.noise import NOT_PEOPLE, plausible_card, plausible_ip, plausible_person, plausible_phone
 from detectors.registry import MACHINE_RECOGNIZERS, TRIGGERS, build_recognizers
 from pipeline.model import Match
 
@@ -49,6 +50,7 @@ class Task:
     key: str
     raw_key: str | None
     profile: str  # "machine" | "full"
+    ner: bool = True  # False where decoded views already cover the text (raw JSON of a JSON message)
 
 
 def key_context(raw_key: str | None) -> list[str]:
@@ -93,6 +95,8 @@ class PresidioAnalyzer:
         self.ner_enabled = ner and "PERSON" in self.entities and "ner" in self.nlp.pipe_names
         self._ner_disable = [p for p in self.nlp.pipe_names if p not in NER_COMPONENTS]
         self._triggers = [(name, rx) for name, rx in TRIGGERS.items() if name in self.recognizers]
+        self._entities_by_recognizer = {
+            r.name: frozenset(PRESIDIO_TO_CANONICAL.get(e, e) for e in r.supported_entities) for r in recognizers}
         self._cache: OrderedDict[bytes, tuple[Match, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.stats = {"texts": 0, "cache_hits": 0, "ner_texts": 0, "pattern_texts": 0}
@@ -142,8 +146,19 @@ class PresidioAnalyzer:
             self._cache.popitem(last=False)
 
     def _wants_ner(self, task: Task) -> bool:
-        return (self.ner_enabled and task.profile == "full" and len(task.text) <= 20_000
-                and _NAME_CANDIDATE.search(task.text) is not None)
+        """NER only where a capitalised word run is left that no cheaper rule explains."""
+        if not (self.ner_enabled and task.ner and task.profile == "full" and len(task.text) <= 20_000):
+            return False
+        first, last = name_sets()
+        for m in _NAME_CANDIDATE.finditer(task.text):
+            words = [w.strip(".,'") for w in m.group(0).split()]
+            words = [w for w in words if w.lower() not in NOT_PEOPLE]
+            if not words:
+                continue
+            if len(words) >= 2 and words[0] in first and words[-1] in last:
+                continue  # the gazetteer will report it
+            return True
+        return False
 
     def _run_ner(self, texts: list[str]) -> list[NlpArtifacts]:
         self.stats["ner_texts"] += len(texts)
@@ -158,9 +173,10 @@ class PresidioAnalyzer:
 
     def _analyze_one(self, task: Task, artifacts: NlpArtifacts | None) -> list[Match]:
         text = task.text
-        to_run = [self.recognizers[name] for name, rx in self._triggers if rx.search(text)]
-        if task.profile == "machine":
-            to_run = [r for r in to_run if r.name in MACHINE_RECOGNIZERS]
+        hinted = self.key_hints.entity_for(task.key)
+        to_run = [self.recognizers[name] for name, rx in self._triggers
+                  if (task.profile != "machine" or name in MACHINE_RECOGNIZERS)
+                  and (rx.search(text) or hinted in self._entities_by_recognizer[name])]
         if artifacts is not None and "SpacyRecognizer" in self.recognizers:
             to_run.append(self.recognizers["SpacyRecognizer"])
         results: list[RecognizerResult] = []
@@ -174,14 +190,18 @@ class PresidioAnalyzer:
                                               RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: rec.id}
                     results.append(r)
         if results:
-            if artifacts is None:
-                artifacts = self._artifacts(self.nlp.make_doc(text), with_entities=False)
-            results = self.engine._enhance_using_context(  # Presidio's own context enhancement
-                text, results, artifacts, to_run, key_context(task.raw_key))
-            results = [r for r in results if r.score >= self.threshold]
-            results = EntityRecognizer.remove_duplicates(results)
+            # Presidio's context enhancement, where it decides the outcome: for results under
+            # the threshold. Results already over it are reported with their own score.
+            strong = [r for r in results if r.score >= self.threshold]
+            weak = [r for r in results if r.score < self.threshold]
+            if weak:
+                if artifacts is None:
+                    artifacts = self._artifacts(self.nlp.make_doc(text), with_entities=False)
+                weak = self.engine._enhance_using_context(text, weak, artifacts, to_run, key_context(task.raw_key))
+                strong += [r for r in weak if r.score >= self.threshold]
+            results = EntityRecognizer.remove_duplicates(strong) if len(strong) > 1 else strong
         matches: list[Match] = []
-        key_is_name = self.key_hints.entity_for(task.key) == "PERSON"
+        key_is_name = hinted == "PERSON"
         for r in results:
             entity = PRESIDIO_TO_CANONICAL.get(r.entity_type)
             if entity is None or entity not in self.entities:
@@ -192,7 +212,7 @@ class PresidioAnalyzer:
                 continue
             name = (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "presidio")
             matches.append(Match(entity, r.start, r.end, round(float(r.score), 4), name))
-        if task.profile == "full" or self.key_hints.entity_for(task.key) in ("CREDENTIAL", "API_KEY", "AUTH_TOKEN"):
+        if hinted and (task.profile == "full" or hinted in SECRETS):
             for m in self.key_hints.detect(text, task.key):
                 if m.entity_type in self.entities:
                     matches.append(m)

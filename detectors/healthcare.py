@@ -32,7 +32,7 @@ class MedicalRecordNumberRecognizer(CasedPatternRecognizer):
             r"(?=[A-Z0-9-]*\d{4})[A-Z]{0,4}-?\d{4,12}(?:-\d{1,4})?\b",
             0.85,
         ),
-        Pattern("mrn prefixed", r"\bMRN[-_]?\d{5,12}\b", 0.8),
+        Pattern("mrn prefixed", r"\bMRN[-_]?\d{5,12}\b", 0.9),
     ]
     CONTEXT = ["mrn", "medical", "record", "chart", "patient"]
 

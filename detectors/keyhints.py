@@ -83,10 +83,22 @@ class KeyHintDetector:
                 self._by_key[k] = entity
         # suffix match: `patientFirstName` -> firstname; longest suffix first
         self._suffixes = sorted(self._by_key, key=len, reverse=True)
+        self._memo: dict[str, str | None] = {}
 
     def entity_for(self, normalized_key: str) -> str | None:
+        """The entity a key names, by exact name or a known suffix (memoized: keys repeat)."""
         if not normalized_key:
             return None
+        try:
+            return self._memo[normalized_key]
+        except KeyError:
+            pass
+        hit = self._lookup(normalized_key)
+        if len(self._memo) < 50_000:
+            self._memo[normalized_key] = hit
+        return hit
+
+    def _lookup(self, normalized_key: str) -> str | None:
         hit = self._by_key.get(normalized_key)
         if hit:
             return hit

@@ -17,7 +17,8 @@ from detectors.health import load_terms
 from detectors.noise import NOT_PEOPLE
 
 _WORD = r"[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
-_FULL = re.compile(rf"\b({_WORD})(?:\s+[A-Z]\.)?\s+({_WORD})(?:\s+({_WORD}))?\b")
+# a lookahead, so that every capitalised word is tried as a first name: `Patient Jane Doe`
+_FULL = re.compile(rf"(?=\b({_WORD})(?:\s+[A-Z]\.)?\s+({_WORD})(?:\s+({_WORD}))?\b)")
 _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
 
 
@@ -45,13 +46,17 @@ class NameGazetteerRecognizer(LocalRecognizer):
     def analyze(self, text, entities, nlp_artifacts=None):
         first, last = name_sets()
         out = []
+        covered = -1
         for m in _FULL.finditer(text):
+            if m.start(1) < covered:
+                continue
             given, family, third = m.group(1), m.group(2), m.group(3)
             if given.lower() in NOT_PEOPLE or family.lower() in NOT_PEOPLE:
                 continue
             if given in first and (family in last or family in first):
                 end = m.end(3) if third and third in last and third.lower() not in NOT_PEOPLE else m.end(2)
                 out.append(self._result(m.start(1), end, "first name and surname from the census lists"))
+                covered = end
         for m in _TITLED.finditer(text):
             if m.group(1) in last and m.group(1).lower() not in NOT_PEOPLE:
                 out.append(self._result(m.start(1), m.end(1), "surname after a title"))

@@ -140,8 +140,10 @@ class ScanEngine:
             if profile == "skip" or (is_machine_value(leaf.text) and not leaf.numeric):
                 continue
             views = expand(leaf.text, leaf.key, max_views=max_views) if profile == "full" else [View(leaf.text, leaf.key)]
+            raw_ner = not any(v.kind == "json" for v in views)
             for view in views:
-                tasks.append(Task(view.text, normalize_key(view.key), view.key, profile))
+                tasks.append(Task(view.text, normalize_key(view.key), view.key, profile,
+                                  ner=raw_ner or view.kind != "raw"))
                 slots.append(_Slot(ei, leaf.path, leaf.text, view))
 
     def _allowed(self, value: str, path: str) -> bool:

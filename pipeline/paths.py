@@ -23,11 +23,20 @@ class LimitExceeded(ValueError):
     """A payload is deeper or has more fields than the configured limits allow."""
 
 
+_SEGMENTS: dict[str, str] = {}
+
+
 def format_key(key: str) -> str:
-    """The path segment for a mapping key, quoted when it is not plain."""
-    if key and not _UNSAFE.search(key) and _PLAIN_KEY.fullmatch(key):
-        return key
-    return "[" + json.dumps(key, ensure_ascii=False) + "]"
+    """The path segment for a mapping key, quoted when it is not plain (memoized: keys repeat)."""
+    seg = _SEGMENTS.get(key)
+    if seg is None:
+        if key and not _UNSAFE.search(key) and _PLAIN_KEY.fullmatch(key):
+            seg = key
+        else:
+            seg = "[" + json.dumps(key, ensure_ascii=False) + "]"
+        if len(_SEGMENTS) < 100_000 and len(key) <= 64:
+            _SEGMENTS[key] = seg
+    return seg
 
 
 def join_key(path: str, key: str) -> str:

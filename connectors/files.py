@@ -71,24 +71,98 @@ def _json_error(exc: Exception) -> str:
     return f"invalid JSON ({msg})"
 
 
-def _read_lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | None, int]]:
-    """(line number, line or None if over the limit, size) without loading oversize lines."""
-    lineno = 0
-    while True:
+def _read_lines(stream: IO[bytes], max_bytes: int, first_lineno: int = 1,
+                stop_after: int | None = None) -> Iterator[tuple[int, bytes | None, int]]:
+    """(line number, line or None if over the limit, size) without loading oversize lines.
+
+    With `stop_after`, no line is started once that many bytes were consumed: a
+    byte range owns exactly the lines that start inside it.
+    """
+    lineno = first_lineno - 1
+    consumed = 0
+    while stop_after is None or consumed < stop_after:
         line = stream.readline(max_bytes + 1)
         if not line:
             return
         lineno += 1
+        consumed += len(line)
         if len(line) > max_bytes and not line.endswith(b"\n"):
             size = len(line)
             while True:  # drain the rest of the oversize line
                 more = stream.readline(1 << 20)
                 size += len(more)
+                consumed += len(more)
                 if not more or more.endswith(b"\n"):
                     break
             yield lineno, None, size
             continue
         yield lineno, line, len(line)
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """A slice of an uncompressed line-oriented file: lines starting in [start, end)."""
+
+    start: int
+    end: int
+    first_lineno: int
+
+
+def split_lines_file(path: Path, target_bytes: int) -> list[ByteRange]:
+    """Ranges of about `target_bytes`, cut at line ends, with the line number each starts at."""
+    size = path.stat().st_size
+    if size <= target_bytes:
+        return [ByteRange(0, size, 1)]
+    ranges: list[ByteRange] = []
+    with open(path, "rb") as fh:
+        start, lineno, pos = 0, 1, 0
+        buf_lines = 0
+        while pos < size:
+            chunk = fh.read(min(1 << 20, size - pos))
+            if not chunk:
+                break
+            buf_lines += chunk.count(b"\n")
+            pos += len(chunk)
+            if pos - start >= target_bytes:
+                line = fh.readline()  # finish the current line
+                pos += len(line)
+                buf_lines += line.count(b"\n")
+                ranges.append(ByteRange(start, pos, lineno))
+                lineno += buf_lines
+                buf_lines = 0
+                start = pos
+        if start < size:
+            ranges.append(ByteRange(start, size, lineno))
+    return ranges
+
+
+def read_range(path: Path, source: str, rng: ByteRange, *, max_record_bytes: int,
+               text: bool) -> Iterator[RawRecord | BadRecord]:
+    """Records of one byte range of an uncompressed NDJSON (or plain-text) file."""
+    name = str(path)
+    with open(path, "rb") as fh:
+        fh.seek(rng.start)
+        for lineno, line, size in _read_lines(fh, max_record_bytes, rng.first_lineno, rng.end - rng.start):
+            yield from _line_record(name, source, lineno, line, size, max_record_bytes, text)
+
+
+def _line_record(name: str, source: str, lineno: int, line: bytes | None, size: int, max_record: int,
+                 text: bool) -> Iterator[RawRecord | BadRecord]:
+    origin = f"{name}:{lineno}"
+    if line is None:
+        yield BadRecord(source, origin, f"record over {max_record} bytes", size)
+        return
+    if text:
+        value = line.decode("utf-8", "replace").rstrip("\r\n")
+        if value.strip():
+            yield RawRecord(value, origin, size, name, lineno, "lines")
+        return
+    if not line.strip():
+        return
+    try:
+        yield RawRecord(orjson.loads(line), origin, size, name, lineno, "ndjson")
+    except orjson.JSONDecodeError as exc:
+        yield BadRecord(source, origin, _json_error(exc), size)
 
 
 def read_json_records(path: Path, source: str, *, max_record_bytes: int,
@@ -145,23 +219,12 @@ def _read_array(stream: IO[bytes], name: str, source: str, max_record: int, max_
 
 def _read_ndjson(stream: IO[bytes], name: str, source: str, max_record: int) -> Iterator[RawRecord | BadRecord]:
     for lineno, line, size in _read_lines(stream, max_record):
-        origin = f"{name}:{lineno}"
-        if line is None:
-            yield BadRecord(source, origin, f"record over {max_record} bytes", size)
-            continue
-        stripped = line.strip()
-        if not stripped:
-            continue
+        stripped = line.strip() if line is not None else b""
         if lineno == 1 and stripped.startswith(b"{") and not stripped.endswith(b"}"):
             # A pretty-printed single object spans many lines: read it whole.
             yield _read_single_object(line + stream.read(max_record + 1 - len(line)), name, source, max_record)
             return
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield BadRecord(source, origin, _json_error(exc), size)
-            continue
-        yield RawRecord(value, origin, size, name, lineno, "ndjson")
+        yield from _line_record(name, source, lineno, line, size, max_record, text=False)
 
 
 def _read_single_object(data: bytes, name: str, source: str, max_record: int) -> RawRecord | BadRecord:
@@ -204,12 +267,6 @@ def read_text_lines(path: Path, source: str, *, max_record_bytes: int) -> Iterat
     with stream:
         try:
             for lineno, line, size in _read_lines(stream, max_record_bytes):
-                origin = f"{name}:{lineno}"
-                if line is None:
-                    yield BadRecord(source, origin, f"record over {max_record_bytes} bytes", size)
-                    continue
-                text = line.decode("utf-8", "replace").rstrip("\r\n")
-                if text.strip():
-                    yield RawRecord(text, origin, size, name, lineno, "lines")
+                yield from _line_record(name, source, lineno, line, size, max_record_bytes, text=True)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             yield BadRecord(source, name, f"truncated or corrupt file ({type(exc).__name__})", 0)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors.base import FileConnector
-from connectors.files import RawRecord, read_json_records, read_text_lines, sniff_layout
+from connectors.files import ByteRange, RawRecord, read_json_records, read_range, read_text_lines, sniff_layout
 from connectors.lines import TextLines
 from connectors.vercel import VercelLogDrain
 from pipeline.model import BadRecord, Event
@@ -33,8 +33,29 @@ def detect_format(value: object) -> str | None:
     return None
 
 
+def resolve_format(path: Path, fmt: str = "auto") -> str:
+    """The concrete format of a file: `fmt` itself, or the one its first record shows.
+
+    Raises FormatError when nothing recognises it (and, for an explicit format, when
+    its first record does not fit)."""
+    if fmt != "auto":
+        return fmt
+    layout = sniff_layout(path)
+    if layout == "text":
+        return "lines"
+    if layout != "json":
+        return "vercel"  # junk is reported record by record by the reader; any connector will do
+    for rec in read_json_records(path, "unknown", max_record_bytes=1 << 30):
+        if isinstance(rec, RawRecord):
+            chosen = detect_format(rec.value)
+            if chosen is None:
+                raise FormatError(f"{path}: cannot detect the format of its records; pass --format")
+            return chosen
+    return "vercel"
+
+
 def read_events(path: Path, fmt: str = "auto", *, max_record_bytes: int = 1 << 20,
-                explain: bool = False) -> Iterator[Event | BadRecord]:
+                explain: bool = False, byte_range: ByteRange | None = None) -> Iterator[Event | BadRecord]:
     """Events of one file in `fmt` (or the detected format); bad records as `BadRecord`s.
 
     Raises FormatError when the first good record does not fit the format: a
@@ -45,7 +66,12 @@ def read_events(path: Path, fmt: str = "auto", *, max_record_bytes: int = 1 << 2
         (log.info if explain else log.debug)("%s: format lines (plain text)", path)
     connector: FileConnector | None = None if fmt == "auto" else CONNECTORS[fmt]
     source = fmt if fmt != "auto" else "unknown"
-    if fmt in TEXT_FORMATS:
+    if byte_range is not None:
+        if connector is None:
+            raise ValueError("a byte range needs a concrete format (see resolve_format)")
+        records = read_range(path, source, byte_range, max_record_bytes=max_record_bytes,
+                             text=fmt in TEXT_FORMATS)
+    elif fmt in TEXT_FORMATS:
         records = read_text_lines(path, source, max_record_bytes=max_record_bytes)
     else:
         records = read_json_records(path, source, max_record_bytes=max_record_bytes)
@@ -59,7 +85,7 @@ def read_events(path: Path, fmt: str = "auto", *, max_record_bytes: int = 1 << 2
                 raise FormatError(f"{path}: cannot detect the format of its records; pass --format")
             connector = CONNECTORS[chosen]
             (log.info if explain else log.debug)("%s: format %s (detected)", path, chosen)
-        elif isinstance(rec.value, dict) and not connector.sniff(rec.value) and _first(rec):
+        elif byte_range is None and not connector.sniff(rec.value) and _first(rec):
             raise FormatError(f"{path}: records are not in the {connector.name} format; "
                               f"try --format auto")
         yield from connector.events(rec)

@@ -26,14 +26,14 @@ from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
 from detectors.names import name_sets
-from detectors.noise import NOT_PEOPLE, plausible_card, plausible_ip, plausible_person, plausible_phone
+from detectors.noise import NOT_PEOPLE, STREET_WORDS, plausible_card, plausible_ip, plausible_person, plausible_phone
 from detectors.registry import MACHINE_RECOGNIZERS, TRIGGERS, build_recognizers
 from pipeline.model import Match
 
 log = logging.getLogger("phiscan")
 
-_NAME_CANDIDATE = re.compile(r"\b[A-Z][a-z'\u00C0-\u024F-]{1,24}(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z'\u00C0-\u024F-]{1,24})+\b"
-                             r"|(?i:\b(?:dr|mr|mrs|ms|patient|nurse)\b\.?\s+)[A-Z][a-z]{2,}")
+_NAME_RUN = re.compile(r"\b[A-Z][a-z'\u00C0-\u024F-]{1,24}(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z'\u00C0-\u024F-]{1,24})*\b")
+_TITLE_BEFORE = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|mx|prof|patient|nurse|pt)\.?\s+$")
 _KEY_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 NER_COMPONENTS = ("tok2vec", "transformer", "ner")
 
@@ -146,18 +146,24 @@ class PresidioAnalyzer:
             self._cache.popitem(last=False)
 
     def _wants_ner(self, task: Task) -> bool:
-        """NER only where a capitalised word run is left that no cheaper rule explains."""
+        """NER only where a capitalised run is left that no cheaper rule explains.
+
+        Runs made only of known non-name words (`React Server Components`), full
+        names the gazetteer reports (`Rahul Larsen`), and lone capitalised words
+        with no title before them (`Traced`) do not need the model.
+        """
         if not (self.ner_enabled and task.ner and task.profile == "full" and len(task.text) <= 20_000):
             return False
+        text = task.text
         first, last = name_sets()
-        for m in _NAME_CANDIDATE.finditer(task.text):
-            words = [w.strip(".,'") for w in m.group(0).split()]
-            words = [w for w in words if w.lower() not in NOT_PEOPLE]
-            if not words:
-                continue
-            if len(words) >= 2 and words[0] in first and words[-1] in last:
-                continue  # the gazetteer will report it
-            return True
+        for m in _NAME_RUN.finditer(text):
+            words = [w for w in (x.strip(".,'") for x in m.group(0).split()) if not _known_non_name(w)]
+            if len(words) >= 2:
+                if words[0] in first and words[-1] in last:
+                    continue  # the gazetteer will report it
+                return True
+            if len(words) == 1 and _TITLE_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+                return True
         return False
 
     def _run_ner(self, texts: list[str]) -> list[NlpArtifacts]:
@@ -217,6 +223,11 @@ class PresidioAnalyzer:
                 if m.entity_type in self.entities:
                     matches.append(m)
         return resolve_overlaps(matches)
+
+
+def _known_non_name(word: str) -> bool:
+    low = word.lower()
+    return low in NOT_PEOPLE or low in STREET_WORDS or (low.endswith("s") and low[:-1] in NOT_PEOPLE)
 
 
 def _plausible(entity: str, text: str, start: int, end: int) -> bool:

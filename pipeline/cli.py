@@ -45,13 +45,15 @@ def main() -> None:
               type=click.Choice(["auto", "vercel", "lines"]), help="Input format; auto detects it per file.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
 @click.option("--fail-on-findings", is_flag=True, help="Exit 1 when anything was found.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the number of cores).")
 @click.option("--explain", is_flag=True, help="Say which format was chosen for each file.")
 @click.option("-v", "--verbose", is_flag=True)
-def scan(paths, out_dir, fmt, config_path, fail_on_findings, explain, verbose):
+def scan(paths, out_dir, fmt, config_path, fail_on_findings, workers, explain, verbose):
     """Scan log files (Vercel drains: NDJSON, JSON arrays, objects; .gz/.zst) for PHI, PII and secrets."""
     from connectors.registry import FormatError
     from detectors.analyzer import ModelNotInstalled
-    from pipeline.scan import scan_paths
+    from pipeline.scan import default_workers, scan_paths
 
     _setup_logging(verbose or explain)
     config = _config(config_path)
@@ -60,7 +62,8 @@ def scan(paths, out_dir, fmt, config_path, fail_on_findings, explain, verbose):
         with progress:
             task = progress.add_task("scanning", total=None)
             summary = scan_paths(list(paths), out_dir, fmt=fmt, config=config, explain=explain,
-                                 on_file=lambda _p, n: progress.advance(task, n))
+                                 workers=workers or default_workers(),
+                                 on_progress=lambda n: progress.advance(task, n))
     except FormatError as exc:
         raise click.UsageError(str(exc)) from None
     except ModelNotInstalled as exc:

@@ -1,17 +1,22 @@
 """Batch scans: files in, findings in Parquet + DuckDB out. The Python API under `phiscan scan`.
 
     from pipeline.scan import scan_paths
-    summary = scan_paths(["logs/"], out_dir="out")
+    summary = scan_paths(["logs/"], out_dir="out", workers=2)
 
-Work goes file by file in bounded batches; each batch's findings, bad records
-and coverage are written under a key derived from the file and batch number,
-so re-running the same scan rewrites the same parts rather than adding copies.
+Input is cut into units: whole files, and for large uncompressed line files,
+byte ranges of `UNIT_BYTES` cut at line ends. Units are the same whatever the
+number of workers, and each unit's batches are written under keys derived from
+the file, the range and the batch number, so one worker and N workers write the
+same findings, and re-running a scan rewrites the same parts instead of adding
+copies.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,16 +24,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import orjson
+
 from connectors import duckdb as catalog
+from connectors.files import GZIP_MAGIC, ZSTD_MAGIC, ByteRange, iter_input_files, split_lines_file
 from connectors.parquet import ParquetStore
-from connectors.registry import FormatError, read_events
-from connectors.files import iter_input_files
+from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_format
 from pipeline.config import Config
 from pipeline.engine import ScanEngine
 from pipeline.fingerprint import Fingerprinter, resolve_key
 from pipeline.model import BadRecord, Event
 
 log = logging.getLogger("phiscan")
+UNIT_BYTES = 16 << 20
 
 
 @dataclass
@@ -46,6 +54,28 @@ class ScanSummary:
     @property
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, other: ScanSummary) -> None:
+        self.events += other.events
+        self.findings += other.findings
+        self.errors += other.errors
+        self.by_entity.update(other.by_entity)
+        self.by_source.update(other.by_source)
+        self.error_reasons.update(other.error_reasons)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of scan work: a file (or a byte range of it) in a known format."""
+
+    path: Path
+    fmt: str
+    byte_range: ByteRange | None = None
+
+    @property
+    def key(self) -> str:
+        start = self.byte_range.start if self.byte_range else 0
+        return hashlib.sha256(f"{self.path}\x1f{start}".encode()).hexdigest()[:20]
 
 
 def build_engine(config: Config, out_dir: str | Path | None) -> ScanEngine:
@@ -69,8 +99,90 @@ def _batches(items: Iterable[Event | BadRecord], size: int) -> Iterator[tuple[li
         yield events, bad
 
 
-def batch_key(path: Path, index: int) -> str:
-    return hashlib.sha256(f"{path}\x1f{index}".encode()).hexdigest()[:24]
+def _splittable(path: Path, fmt: str) -> bool:
+    """Uncompressed, one record per line: safe to cut at line ends."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        if head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC):
+            return False
+        if fmt in TEXT_FORMATS:
+            return True
+        fh.seek(0)
+        first = fh.readline(1 << 20).strip()
+    if not first.startswith(b"{"):
+        return False
+    try:
+        return isinstance(orjson.loads(first), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, store: ParquetStore,
+               unit_bytes: int = UNIT_BYTES) -> list[Unit]:
+    """The units of a scan. Files no connector recognises are recorded as errors (auto) or raise."""
+    units: list[Unit] = []
+    for path in iter_input_files(paths):
+        summary.files += 1
+        try:
+            concrete = resolve_format(path, fmt)
+        except FormatError as exc:
+            if fmt != "auto":
+                raise
+            log.warning("%s", exc)
+            bad = BadRecord("unknown", str(path), "unrecognised format", 0)
+            store.write_errors([bad], Unit(path, "unknown").key + "-format")
+            summary.errors += 1
+            summary.error_reasons[bad.reason] += 1
+            continue
+        except OSError as exc:
+            units.append(Unit(path, fmt if fmt != "auto" else "vercel"))  # the reader reports it
+            log.debug("%s: %s", path, exc)
+            continue
+        if path.stat().st_size > unit_bytes and _splittable(path, concrete):
+            units.extend(Unit(path, concrete, r) for r in split_lines_file(path, unit_bytes))
+        else:
+            units.append(Unit(path, concrete))
+    return units
+
+
+def scan_unit(unit: Unit, engine: ScanEngine, store: ParquetStore, config: Config,
+              on_progress: Callable[[int], None] | None = None) -> ScanSummary:
+    """Scan one unit and write its findings, bad records and coverage."""
+    part = ScanSummary()
+    coverage: Counter[tuple[str, str | None, date]] = Counter()
+    records = read_events(unit.path, unit.fmt, max_record_bytes=config.limits.max_record_bytes,
+                          byte_range=unit.byte_range)
+    for index, (events, bad) in enumerate(_batches(records, config.scan.batch_size)):
+        result = engine.scan(events)
+        bad = bad + result.bad
+        key = f"{unit.key}-{index:06d}"
+        store.write_findings(result.findings, key)
+        store.write_errors(bad, key)
+        for ev in events:
+            day = (ev.timestamp or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+            coverage[(ev.source, ev.project, day)] += 1
+        part.events += len(events)
+        part.findings += len(result.findings)
+        part.errors += len(bad)
+        part.by_entity.update(f.entity_type for f in result.findings)
+        part.by_source.update(f.source for f in result.findings)
+        part.error_reasons.update(b.reason for b in bad)
+        if on_progress:
+            on_progress(len(events))
+    store.write_coverage(dict(coverage), unit.key)
+    return part
+
+
+# -- workers: forked after the engine is built, so the loaded model is shared copy-on-write --
+_WORKER: dict = {}
+
+
+def _work(unit: Unit) -> ScanSummary:
+    return scan_unit(unit, _WORKER["engine"], _WORKER["store"], _WORKER["config"])
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def scan_paths(
@@ -80,8 +192,10 @@ def scan_paths(
     fmt: str = "auto",
     config: Config | None = None,
     engine: ScanEngine | None = None,
+    workers: int = 1,
     explain: bool = False,
-    on_file: Callable[[Path, int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    unit_bytes: int = UNIT_BYTES,
 ) -> ScanSummary:
     """Scan files and directories into `out_dir`; returns what was scanned and found.
 
@@ -93,36 +207,22 @@ def scan_paths(
     store = ParquetStore(out)
     summary = ScanSummary()
     started = time.perf_counter()
-    for path in iter_input_files(paths):
-        summary.files += 1
-        coverage: Counter[tuple[str, str | None, date]] = Counter()
-        records = read_events(path, fmt, max_record_bytes=config.limits.max_record_bytes, explain=explain)
-        try:
-            for index, (events, bad) in enumerate(_batches(records, config.scan.batch_size)):
-                result = engine.scan(events)
-                bad = bad + result.bad
-                key = batch_key(path, index)
-                store.write_findings(result.findings, key)
-                store.write_errors(bad, key)
-                for ev in events:
-                    day = (ev.timestamp or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
-                    coverage[(ev.source, ev.project, day)] += 1
-                summary.events += len(events)
-                summary.findings += len(result.findings)
-                summary.errors += len(bad)
-                summary.by_entity.update(f.entity_type for f in result.findings)
-                summary.by_source.update(f.source for f in result.findings)
-                summary.error_reasons.update(b.reason for b in bad)
-                if on_file:
-                    on_file(path, len(events))
-        except FormatError as exc:
-            if fmt != "auto":
-                raise
-            log.warning("%s", exc)
-            store.write_errors([BadRecord("unknown", str(path), "unrecognised format", 0)], batch_key(path, -1))
-            summary.errors += 1
-            summary.error_reasons["unrecognised format"] += 1
-        store.write_coverage(dict(coverage), batch_key(path, 0))
+    units = plan_units(paths, fmt, summary, store, unit_bytes)
+    if explain:
+        for fmt_name, n in Counter(u.fmt for u in units).items():
+            log.info("format %s: %d unit(s)", fmt_name, n)
+    if workers <= 1 or len(units) <= 1:
+        for unit in units:
+            summary.add(scan_unit(unit, engine, store, config, on_progress))
+    else:
+        _WORKER.update(engine=engine, store=store, config=config)
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(min(workers, len(units))) as pool:
+            for part in pool.imap_unordered(_work, units):
+                summary.add(part)
+                if on_progress:
+                    on_progress(part.events)
+        _WORKER.clear()
     summary.seconds = time.perf_counter() - started
     summary.db_path = catalog.refresh(out)
     return summary

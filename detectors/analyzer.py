@@ -27,6 +27,7 @@ from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
 from detectors.names import name_sets
 from detectors.noise import NOT_PEOPLE, STREET_WORDS, plausible_card, plausible_ip, plausible_person, plausible_phone
+from detectors.prefilter import TriggerSet
 from detectors.registry import MACHINE_RECOGNIZERS, TRIGGERS, build_recognizers
 from pipeline.model import Match
 
@@ -94,9 +95,7 @@ class PresidioAnalyzer:
         self.recognizers = {r.name: r for r in recognizers}
         self.ner_enabled = ner and "PERSON" in self.entities and "ner" in self.nlp.pipe_names
         self._ner_disable = [p for p in self.nlp.pipe_names if p not in NER_COMPONENTS]
-        self._triggers = [(name, rx) for name, rx in TRIGGERS.items() if name in self.recognizers]
-        self._entities_by_recognizer = {
-            r.name: frozenset(PRESIDIO_TO_CANONICAL.get(e, e) for e in r.supported_entities) for r in recognizers}
+        self._triggers = TriggerSet({name: rx for name, rx in TRIGGERS.items() if name in self.recognizers})
         self._cache: OrderedDict[bytes, tuple[Match, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.stats = {"texts": 0, "cache_hits": 0, "ner_texts": 0, "pattern_texts": 0}
@@ -180,9 +179,9 @@ class PresidioAnalyzer:
     def _analyze_one(self, task: Task, artifacts: NlpArtifacts | None) -> list[Match]:
         text = task.text
         hinted = self.key_hints.entity_for(task.key)
-        to_run = [self.recognizers[name] for name, rx in self._triggers
-                  if (task.profile != "machine" or name in MACHINE_RECOGNIZERS)
-                  and (rx.search(text) or hinted in self._entities_by_recognizer[name])]
+        hits = self._triggers.hits(text)
+        to_run = [self.recognizers[name] for name in self._triggers.names
+                  if name in hits and (task.profile != "machine" or name in MACHINE_RECOGNIZERS)]
         if artifacts is not None and "SpacyRecognizer" in self.recognizers:
             to_run.append(self.recognizers["SpacyRecognizer"])
         results: list[RecognizerResult] = []

@@ -46,7 +46,9 @@ _SHAPES: dict[str, re.Pattern[str]] = {
     "PERSON": re.compile(rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}}"),
     "DATE_OF_BIRTH": re.compile(DATE_VALUE.replace("(?:", "(?:", 1)),
     "US_SSN": re.compile(r"\d{3}[- ]?\d{2}[- ]?\d{4}"),
-    "PHONE_NUMBER": re.compile(r"\+?1?[\s.-]?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?"),
+    # any national or international number: 7-15 digits with the usual separators
+    "PHONE_NUMBER": re.compile(r"\+?(?=(?:[\s().-]*\d){7,15}[\s().-]*(?:(?:x|ext\.?)\s*\d{1,5})?$)"
+                               r"[\d\s().-]{7,24}(?:\s*(?:x|ext\.?)\s*\d{1,5})?"),
     "EMAIL_ADDRESS": re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,24}"),
     "MEDICAL_RECORD_NUMBER": re.compile(r"(?=[A-Za-z0-9-]*\d{4})[A-Za-z]{0,4}-?\d{4,12}(?:-\d{1,4})?"),
     "HEALTH_PLAN_ID": re.compile(r"(?=[A-Za-z0-9-]*\d{3})[A-Za-z0-9][A-Za-z0-9-]{5,19}"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -65,13 +66,17 @@ class SelectorIndex:
 
 
 @dataclass(frozen=True, slots=True)
-class _Slot:
-    """Where a task's matches go: which event, which field, which view."""
+class Hit:
+    """A finding of one leaf value, independent of the event: safe to cache (no raw value)."""
 
-    event: int
-    path: str
-    raw: str
-    view: View
+    start: int
+    end: int
+    entity_type: str
+    score: float
+    detector: str
+    field_key: str | None
+    fingerprint: str
+    preview: str
 
 
 class ScanEngine:
@@ -91,69 +96,108 @@ class ScanEngine:
         self.allow_regexes = [re.compile(r) for r in det.allow.regexes]
         self.allow_paths = list(det.allow.field_paths)
         self.limits = config.limits
+        self._leaf_cache: OrderedDict[bytes, tuple[Hit, ...]] = OrderedDict()
+        self._leaf_cache_size = max(det.cache_size, 1)
 
     def scan(self, events: Sequence[Event]) -> ScanResult:
-        """Findings of a batch of events; an event past a limit becomes a `BadRecord` instead."""
+        """Findings of a batch of events; an event past a limit becomes a `BadRecord` instead.
+
+        Work is per distinct leaf (profile, key, text): a value repeated across the batch,
+        or seen in an earlier batch (bounded cache of `Hit`s, which hold no raw value), is
+        expanded and analyzed once.
+        """
         result = ScanResult(events=len(events))
+        placed: list[tuple[int, str, bytes]] = []  # (event, field path, leaf digest)
+        fresh: dict[bytes, list[View]] = {}
         tasks: list[Task] = []
-        slots: list[_Slot] = []
+        owners: list[tuple[bytes, View]] = []
         for ei, event in enumerate(events):
+            mark = (len(placed), len(tasks))
             try:
-                self._collect(ei, event, tasks, slots)
+                self._collect(ei, event, placed, fresh, tasks, owners)
             except LimitExceeded as exc:
                 result.bad.append(BadRecord(event.source, event.origin, f"limit exceeded: {exc}", event.size))
-                tasks, slots = _drop_event(tasks, slots, {ei})
+                del placed[mark[0]:]
+                for digest, _ in owners[mark[1]:]:
+                    fresh.pop(digest, None)
+                del tasks[mark[1]:], owners[mark[1]:]
         matches = self.analyzer.analyze(tasks)
-        scanned_at = datetime.now(timezone.utc)
-        # Per field, every view's matches in raw coordinates; overlaps resolved across views.
-        per_field: dict[tuple[int, str], list[tuple[Match, str, View]]] = {}
-        for slot, found in zip(slots, matches):
+        per_leaf: dict[bytes, list[tuple[Match, str, View]]] = {d: [] for d in fresh}
+        for (digest, view), found in zip(owners, matches):
             for m in found:
-                value = slot.view.text[m.start:m.end]
-                if self._allowed(value, slot.path):
+                value = view.text[m.start:m.end]
+                if self._allowed_value(value):
                     continue
-                rs, re_ = slot.view.raw_span(m.start, m.end)
-                raw_match = Match(m.entity_type, rs, re_, m.score, m.detector)
-                per_field.setdefault((slot.event, slot.path), []).append((raw_match, value, slot.view))
-        for (ei, path), cands in per_field.items():
+                rs, re_ = view.raw_span(m.start, m.end)
+                per_leaf[digest].append((Match(m.entity_type, rs, re_, m.score, m.detector), value, view))
+        for digest, cands in per_leaf.items():
+            self._remember(digest, self._hits(cands))
+        scanned_at = datetime.now(timezone.utc)
+        for ei, path, digest in placed:
+            hits = self._leaf_cache.get(digest) or ()
+            if not hits or (self.allow_paths and self._allowed_path(path)):
+                continue
             event = events[ei]
-            by_match = {id(m): (value, view) for m, value, view in cands}
-            for m in resolve_overlaps([m for m, _, _ in cands]):
-                value, view = by_match[id(m)]
+            for h in hits:
                 result.findings.append(Finding(
-                    finding_id=finding_id(event.source, event.event_id, path, m.start, m.end, m.entity_type),
+                    finding_id=finding_id(event.source, event.event_id, path, h.start, h.end, h.entity_type),
                     event_id=event.event_id, source=event.source, origin=event.origin,
                     event_time=event.timestamp, project=event.project, route=event.route,
-                    field_path=path, start=m.start, end=m.end, entity_type=m.entity_type, score=m.score,
-                    detector=m.detector, fingerprint=self.fingerprint(m.entity_type, value),
-                    preview=preview(m.entity_type, value), scanned_at=scanned_at,
-                    severity=SEVERITY.get(m.entity_type, "low"), field_key=view.key,
+                    field_path=path, start=h.start, end=h.end, entity_type=h.entity_type, score=h.score,
+                    detector=h.detector, fingerprint=h.fingerprint, preview=h.preview, scanned_at=scanned_at,
+                    severity=SEVERITY.get(h.entity_type, "low"), field_key=h.field_key,
                 ))
         return result
 
-    def _collect(self, ei: int, event: Event, tasks: list[Task], slots: list[_Slot]) -> None:
+    def _hits(self, cands: list[tuple[Match, str, View]]) -> tuple[Hit, ...]:
+        """One leaf's matches from all its views, overlaps resolved, as cacheable `Hit`s."""
+        by_match = {id(m): (value, view) for m, value, view in cands}
+        hits = []
+        for m in resolve_overlaps([m for m, _, _ in cands]):
+            value, view = by_match[id(m)]
+            hits.append(Hit(m.start, m.end, m.entity_type, m.score, m.detector, view.key,
+                            self.fingerprint(m.entity_type, value), preview(m.entity_type, value)))
+        return tuple(hits)
+
+    def _remember(self, digest: bytes, hits: tuple[Hit, ...]) -> None:
+        cache = self._leaf_cache
+        cache[digest] = hits
+        if len(cache) > self._leaf_cache_size:
+            cache.popitem(last=False)
+
+    def _collect(self, ei: int, event: Event, placed: list, fresh: dict, tasks: list[Task], owners: list) -> None:
         lim = self.limits
         max_views = self.config.detection.max_views_per_field
+        cache = self._leaf_cache
         for leaf in iter_leaves(event.payload, numeric_keys=self.numeric_keys,
                                 max_depth=lim.max_depth, max_fields=lim.max_fields):
             profile = self.selectors.profile(event.source, leaf.path)
-            if profile == "skip" or (is_machine_value(leaf.text) and not leaf.numeric):
+            if profile == "skip" or (not leaf.numeric and is_machine_value(leaf.text)):
+                continue
+            digest = _leaf_digest(profile, leaf.key, leaf.text)
+            placed.append((ei, leaf.path, digest))
+            if digest in fresh:
+                continue
+            if digest in cache:
+                cache.move_to_end(digest)
                 continue
             views = expand(leaf.text, leaf.key, max_views=max_views) if profile == "full" else [View(leaf.text, leaf.key)]
+            fresh[digest] = views
             raw_ner = not any(v.kind == "json" for v in views)
             for view in views:
                 tasks.append(Task(view.text, normalize_key(view.key), view.key, profile,
                                   ner=raw_ner or view.kind != "raw"))
-                slots.append(_Slot(ei, leaf.path, leaf.text, view))
+                owners.append((digest, view))
 
-    def _allowed(self, value: str, path: str) -> bool:
-        if value.casefold() in self.allow_values:
-            return True
-        if any(r.fullmatch(value) for r in self.allow_regexes):
-            return True
+    def _allowed_value(self, value: str) -> bool:
+        return value.casefold() in self.allow_values or any(r.fullmatch(value) for r in self.allow_regexes)
+
+    def _allowed_path(self, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, p) for p in self.allow_paths)
 
 
-def _drop_event(tasks: list[Task], slots: list[_Slot], events: set[int]) -> tuple[list[Task], list[_Slot]]:
-    keep = [i for i, s in enumerate(slots) if s.event not in events]
-    return [tasks[i] for i in keep], [slots[i] for i in keep]
+def _leaf_digest(profile: str, key: str | None, text: str) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{profile}\x00{key or ''}\x00".encode("utf-8", "surrogatepass"))
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.digest()

@@ -72,19 +72,20 @@ def normalize(entity_type: str, value: str) -> str:
 class Fingerprinter:
     """HMAC-SHA256 fingerprints with one key; the key is never exposed."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_base",)
 
     def __init__(self, key: bytes):
         if not key:
             raise ValueError("fingerprint key is empty")
-        self._key = key
+        self._base = hmac.new(key, digestmod=hashlib.sha256)  # keyed once, copied per value
 
     def __repr__(self) -> str:
         return "Fingerprinter(<key hidden>)"
 
     def __call__(self, entity_type: str, value: str) -> str:
-        return hmac.new(self._key, normalize(entity_type, value).encode("utf-8", "surrogatepass"),
-                        hashlib.sha256).hexdigest()
+        h = self._base.copy()
+        h.update(normalize(entity_type, value).encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
 
 def _mask_word(word: str) -> str:

@@ -97,11 +97,19 @@ def resolve(payload: Any, path: str) -> Any:
     return node
 
 
+_NORMALIZED: dict[str, str] = {}
+
+
 def normalize_key(key: str | None) -> str:
     """A key reduced for matching against hint lists: `patient_firstName` -> `patientfirstname`."""
     if not key:
         return ""
-    return "".join(ch for ch in key.lower() if ch.isalnum())
+    norm = _NORMALIZED.get(key)
+    if norm is None:
+        norm = "".join(ch for ch in key.lower() if ch.isalnum())
+        if len(_NORMALIZED) < 100_000 and len(key) <= 64:
+            _NORMALIZED[key] = norm
+    return norm
 
 
 @dataclass(frozen=True, slots=True)

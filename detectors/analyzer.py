@@ -161,8 +161,9 @@ class PresidioAnalyzer:
                 if words[0] in first and words[-1] in last:
                     continue  # the gazetteer will report it
                 return True
-            if len(words) == 1 and _TITLE_BEFORE.search(text, max(0, m.start() - 12), m.start()):
-                return True
+            if (len(words) == 1 and words[0] not in last
+                    and _TITLE_BEFORE.search(text, max(0, m.start() - 12), m.start())):
+                return True  # `Dr. Okonkwo-Adeyemi`: a title before a name the lists do not know
         return False
 
     def _run_ner(self, texts: list[str]) -> list[NlpArtifacts]:

@@ -46,7 +46,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "EmailRecognizer": (OfflineEmailRecognizer, re.compile(r"[\w.+-]@[\w-]")),
     # libphonenumber is costly, and North American shapes are NanpPhoneRecognizer's: run it on
     # international numbers (and, through key hints, on fields named like phones).
-    "PhoneRecognizer": (LogPhoneRecognizer, re.compile(r"\+(?:[02-9]|1\d)\d{0,2}[\s.(-]{0,2}\d{2}")),
+    "PhoneRecognizer": (LogPhoneRecognizer, re.compile(r"(?:^|[\s(:=,\"'])\+(?:[02-9]|1\d)\d{0,2}[\s.(-]{0,2}\d{2}")),
     "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}")),
     "UsSsnRecognizer": (UsSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
     "CreditCardRecognizer": (CreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}")),

@@ -45,7 +45,7 @@ class AllowList(_Strict):
 
 
 DEFAULT_SELECTORS: tuple[Selector, ...] = tuple(
-    Selector(path=p, profile=prof)  # type: ignore[arg-type]
+    Selector(path=p, profile=prof, source="vercel")  # type: ignore[arg-type]
     for p, prof in [
         # ids, hashes, hosts and enums of Vercel drains: never free text
         ("id", "skip"), ("deploymentId", "skip"), ("projectId", "skip"), ("buildId", "skip"),

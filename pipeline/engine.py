@@ -49,6 +49,18 @@ class SelectorIndex:
     def __init__(self, selectors: Sequence[Selector]):
         self._selectors = list(selectors)
         self._memo: dict[tuple[str, str], str] = {}
+        self._skips: dict[str, frozenset[str]] = {}
+
+    def exact_skips(self, source: str) -> frozenset[str]:
+        """Paths skipped by a selector without wildcards: the walker need not enter them."""
+        hit = self._skips.get(source)
+        if hit is None:
+            hit = frozenset(sel.path for sel in self._selectors
+                            if sel.profile == "skip" and (sel.source is None or sel.source == source)
+                            and not any(ch in sel.path for ch in "*?") and "[*]" not in sel.path
+                            and self.profile(source, sel.path) == "skip")
+            self._skips[source] = hit
+        return hit
 
     def profile(self, source: str, path: str) -> str:
         generic = _INDEX.sub("[*]", path) if "[" in path else path
@@ -169,8 +181,8 @@ class ScanEngine:
         lim = self.limits
         max_views = self.config.detection.max_views_per_field
         cache = self._leaf_cache
-        for leaf in iter_leaves(event.payload, numeric_keys=self.numeric_keys,
-                                max_depth=lim.max_depth, max_fields=lim.max_fields):
+        for leaf in iter_leaves(event.payload, numeric_keys=self.numeric_keys, max_depth=lim.max_depth,
+                                max_fields=lim.max_fields, skip=self.selectors.exact_skips(event.source)):
             profile = self.selectors.profile(event.source, leaf.path)
             if profile == "skip" or (not leaf.numeric and is_machine_value(leaf.text)):
                 continue

@@ -129,12 +129,15 @@ def iter_leaves(
     max_depth: int = 64,
     max_fields: int = 10_000,
     base: str = "",
+    skip: frozenset[str] = frozenset(),
 ) -> Iterator[Leaf]:
     """Every string leaf of `payload` with its path; numbers only under `numeric_keys`.
 
     `numeric_keys` holds normalized key names (see `normalize_key`) whose numeric
     values are scanned as text: a bare `ssn: 123456789` is still an SSN.
-    Raises LimitExceeded past `max_depth` nesting or `max_fields` leaves.
+    Paths in `skip` are neither yielded nor descended into (field selectors
+    that skip a whole subtree). Raises LimitExceeded past `max_depth` nesting or
+    `max_fields` leaves.
     """
     count = 0
     stack: list[tuple[str, str | None, Any, int]] = [(base, None, payload, 0)]
@@ -152,7 +155,11 @@ def iter_leaves(
             items = list(node.items())
             for k, v in reversed(items):
                 k = str(k)
-                stack.append((join_key(path, k), k, v, depth + 1))
+                child = join_key(path, k)
+                if skip and child in skip:
+                    count += 1
+                    continue
+                stack.append((child, k, v, depth + 1))
         elif isinstance(node, list):
             if depth >= max_depth:
                 raise LimitExceeded(f"nesting deeper than {max_depth}")

@@ -14,14 +14,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from connectors.parquet import COVERAGE_SCHEMA, ERRORS_SCHEMA, FINDINGS_SCHEMA
+from connectors.parquet import COVERAGE_SCHEMA, ERRORS_SCHEMA, FINDINGS_SCHEMA, FLAGGED_SCHEMA
 
 log = logging.getLogger("phiscan")
 DB_NAME = "findings.duckdb"
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.date32(): "DATE",
-    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ", pa.bool_(): "BOOLEAN", pa.list_(pa.string()): "VARCHAR[]",
 }
 
 
@@ -45,6 +45,10 @@ def view_sql(root: Path) -> dict[str, str]:
         "findings": (
             f"SELECT * FROM ({findings_raw}) "
             "QUALIFY row_number() OVER (PARTITION BY finding_id ORDER BY scanned_at, origin) = 1"
+        ),
+        "flagged_events": (
+            f"SELECT * FROM ({_scan(root, 'events', FLAGGED_SCHEMA)}) "
+            "QUALIFY row_number() OVER (PARTITION BY source, event_id ORDER BY scanned_at DESC, origin) = 1"
         ),
         "errors": _scan(root, "errors", ERRORS_SCHEMA),
         "coverage": (

@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.model import BadRecord, Finding
+from pipeline.model import BadRecord, Finding, FlaggedEvent
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -38,6 +38,12 @@ FINDINGS_SCHEMA = pa.schema([
 ERRORS_SCHEMA = pa.schema([
     ("source", pa.string()), ("origin", pa.string()), ("reason", pa.string()), ("size", pa.int64()),
     ("seen_at", TS),
+])
+FLAGGED_SCHEMA = pa.schema([
+    ("event_id", pa.string()), ("source", pa.string()), ("origin", pa.string()), ("event_time", TS),
+    ("project", pa.string()), ("route", pa.string()), ("entity_types", pa.list_(pa.string())),
+    ("phi", pa.bool_()), ("severity", pa.string()), ("reason", pa.string()), ("findings", pa.int64()),
+    ("scanned_at", TS),
 ])
 COVERAGE_SCHEMA = pa.schema([
     ("batch", pa.string()), ("source", pa.string()), ("project", pa.string()), ("day", pa.date32()),
@@ -87,6 +93,18 @@ class ParquetStore:
             table = pa.table(cols, schema=FINDINGS_SCHEMA)
             write_atomic(table, self.root / "findings" / f"source={_safe(source)}" / f"date={day}" / f"part-{key}.parquet")
         return len(findings)
+
+    def write_flagged(self, flagged: Sequence[FlaggedEvent], key: str) -> int:
+        """The event-level verdicts: `DIR/events/source=<source>/date=<day>/part-<key>.parquet`."""
+        groups: dict[tuple[str, str], list[FlaggedEvent]] = defaultdict(list)
+        for ev in flagged:
+            groups[(ev.source, _day(ev.event_time, ev.scanned_at))].append(ev)
+        for (source, day), rows in groups.items():
+            cols = {name: [getattr(r, name) for r in rows] for name in FLAGGED_SCHEMA.names}
+            cols["entity_types"] = [list(r.entity_types) for r in rows]
+            write_atomic(pa.table(cols, schema=FLAGGED_SCHEMA),
+                         self.root / "events" / f"source={_safe(source)}" / f"date={day}" / f"part-{key}.parquet")
+        return len(flagged)
 
     def write_errors(self, bad: Sequence[BadRecord], key: str) -> int:
         groups: dict[str, list[BadRecord]] = defaultdict(list)

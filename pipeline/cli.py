@@ -87,6 +87,7 @@ def _print_summary(summary) -> None:
     table.add_row("files", f"{summary.files:,}")
     table.add_row("events", f"{summary.events:,}")
     table.add_row("findings", f"{summary.findings:,}")
+    table.add_row("PHI events", f"{summary.phi_events:,}")
     for entity, n in summary.by_entity.most_common():
         table.add_row(f"  {entity}", f"{n:,}")
     for source, n in summary.by_source.most_common():

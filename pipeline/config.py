@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.model import ENTITY_TYPES
+from pipeline.verdict import DEFAULT_HEALTH_ROUTES
 
 
 class ConfigError(ValueError):
@@ -78,6 +79,7 @@ class DetectionConfig(_Strict):
     numeric_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_NUMERIC_KEYS))
     selectors: list[Selector] = Field(default_factory=lambda: list(DEFAULT_SELECTORS))
     allow: AllowList = Field(default_factory=AllowList)
+    health_routes: list[str] = Field(default_factory=lambda: list(DEFAULT_HEALTH_ROUTES))
     max_views_per_field: int = Field(256, ge=1)
     cache_size: int = Field(65_536, ge=0)
 

@@ -23,7 +23,8 @@ from detectors.keyhints import KeyHintDetector
 from detectors.noise import is_machine_value
 from pipeline.config import Config, Selector
 from pipeline.fingerprint import Fingerprinter, preview
-from pipeline.model import BadRecord, Event, Finding, Match
+from pipeline.model import BadRecord, Event, FlaggedEvent, Finding, Match
+from pipeline.verdict import Verdicts
 from pipeline.paths import LimitExceeded, iter_leaves, normalize_key
 from pipeline.views import View, expand
 
@@ -40,6 +41,7 @@ def finding_id(source: str, event_id: str, field_path: str, start: int, end: int
 class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     bad: list[BadRecord] = field(default_factory=list)
+    flagged: list[FlaggedEvent] = field(default_factory=list)
     events: int = 0
 
 
@@ -108,6 +110,7 @@ class ScanEngine:
         self.allow_regexes = [re.compile(r) for r in det.allow.regexes]
         self.allow_paths = list(det.allow.field_paths)
         self.limits = config.limits
+        self.verdicts = Verdicts(det.health_routes)
         self._leaf_cache: OrderedDict[bytes, tuple[Hit, ...]] = OrderedDict()
         self._leaf_cache_size = max(det.cache_size, 1)
 
@@ -145,13 +148,15 @@ class ScanEngine:
         for digest, cands in per_leaf.items():
             self._remember(digest, self._hits(cands))
         scanned_at = datetime.now(timezone.utc)
+        by_event: dict[int, list[Finding]] = {}
         for ei, path, digest in placed:
             hits = self._leaf_cache.get(digest) or ()
             if not hits or (self.allow_paths and self._allowed_path(path)):
                 continue
             event = events[ei]
+            found = by_event.setdefault(ei, [])
             for h in hits:
-                result.findings.append(Finding(
+                found.append(Finding(
                     finding_id=finding_id(event.source, event.event_id, path, h.start, h.end, h.entity_type),
                     event_id=event.event_id, source=event.source, origin=event.origin,
                     event_time=event.timestamp, project=event.project, route=event.route,
@@ -159,6 +164,10 @@ class ScanEngine:
                     detector=h.detector, fingerprint=h.fingerprint, preview=h.preview, scanned_at=scanned_at,
                     severity=SEVERITY.get(h.entity_type, "low"), field_key=h.field_key,
                 ))
+        for ei, found in by_event.items():
+            judged, flagged = self.verdicts.judge(events[ei], found, scanned_at)
+            result.findings.extend(judged)
+            result.flagged.append(flagged)
         return result
 
     def _hits(self, cands: list[tuple[Match, str, View]]) -> tuple[Hit, ...]:

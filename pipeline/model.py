@@ -79,6 +79,24 @@ class BadRecord:
     seen_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
 
 
+@dataclass(frozen=True, slots=True)
+class FlaggedEvent:
+    """The verdict on one event with findings: is it PHI under HIPAA, and how severe."""
+
+    event_id: str
+    source: str
+    origin: str
+    event_time: datetime | None
+    project: str | None
+    route: str | None
+    entity_types: tuple[str, ...]
+    phi: bool
+    severity: str
+    reason: str
+    findings: int
+    scanned_at: datetime
+
+
 ENTITY_TYPES: tuple[str, ...] = (
     "PERSON",
     "EMAIL_ADDRESS",

@@ -44,6 +44,7 @@ class ScanSummary:
     files: int = 0
     events: int = 0
     findings: int = 0
+    phi_events: int = 0
     errors: int = 0
     seconds: float = 0.0
     by_entity: Counter = field(default_factory=Counter)
@@ -58,6 +59,7 @@ class ScanSummary:
     def add(self, other: ScanSummary) -> None:
         self.events += other.events
         self.findings += other.findings
+        self.phi_events += other.phi_events
         self.errors += other.errors
         self.by_entity.update(other.by_entity)
         self.by_source.update(other.by_source)
@@ -157,12 +159,14 @@ def scan_unit(unit: Unit, engine: ScanEngine, store: ParquetStore, config: Confi
         bad = bad + result.bad
         key = f"{unit.key}-{index:06d}"
         store.write_findings(result.findings, key)
+        store.write_flagged(result.flagged, key)
         store.write_errors(bad, key)
         for ev in events:
             day = (ev.timestamp or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
             coverage[(ev.source, ev.project, day)] += 1
         part.events += len(events)
         part.findings += len(result.findings)
+        part.phi_events += sum(1 for f in result.flagged if f.phi)
         part.errors += len(bad)
         part.by_entity.update(f.entity_type for f in result.findings)
         part.by_source.update(f.source for f in result.findings)

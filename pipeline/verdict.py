@@ -1,0 +1,84 @@
+"""The PHI verdict: which events are protected health information, and how severe each finding is.
+
+HIPAA makes data PHI when an identifier of a person meets information about
+their health. In telemetry that is an email next to a condition, a name next to
+a medication, a record number (which only a provider issues), or any identifier
+on a route that is itself about health (`/api/labs/results`). Pure functions of
+an event's findings and its route: no I/O.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from detectors.entities import HEALTH_INFO, IDENTIFIERS, SECRETS, SEVERITY, SEVERITY_RANK
+from pipeline.model import Event, FlaggedEvent, Finding
+
+# Identifiers a provider or payer issues: their presence says "this is a patient".
+MEDICAL_IDS = frozenset({"MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID"})
+# Identifiers that single out a person (an IP alone on a health route is not enough for a verdict).
+PERSON_IDS = IDENTIFIERS - {"IP_ADDRESS"}
+
+DEFAULT_HEALTH_ROUTES: tuple[str, ...] = (
+    "*patient*", "*intake*", "*prescription*", "*/rx*", "*/labs*", "*lab-result*", "*diagnos*", "*condition*",
+    "*medication*", "*pharmacy*", "*symptom*", "*mental-health*", "*therapy*", "*std*", "*sti-*", "*hiv*",
+    "*prep*", "*pregnan*", "*fertility*", "*telehealth/visit*", "*eligibility*", "*medical*", "*health-record*",
+)
+
+
+class Verdicts:
+    """Decides PHI per event and adjusts finding severity accordingly."""
+
+    def __init__(self, health_routes: Sequence[str] = DEFAULT_HEALTH_ROUTES):
+        self.health_routes = [r.lower() for r in health_routes]
+        self._route_memo: dict[str, bool] = {}
+
+    def health_route(self, route: str | None) -> bool:
+        if not route:
+            return False
+        hit = self._route_memo.get(route)
+        if hit is None:
+            low = route.lower()
+            hit = any(fnmatch.fnmatchcase(low, pat) for pat in self.health_routes)
+            if len(self._route_memo) < 50_000:
+                self._route_memo[route] = hit
+        return hit
+
+    def judge(self, event: Event, findings: Sequence[Finding], scanned_at: datetime
+              ) -> tuple[list[Finding], FlaggedEvent]:
+        """Findings with final severities, and the event's verdict. `findings` must be non-empty."""
+        types = {f.entity_type for f in findings}
+        person = types & PERSON_IDS
+        health = types & HEALTH_INFO
+        reasons = []
+        if person and health:
+            reasons.append(f"identifier ({', '.join(sorted(person))}) with health information ({', '.join(sorted(health))})")
+        if types & MEDICAL_IDS:
+            reasons.append(f"medical identifier ({', '.join(sorted(types & MEDICAL_IDS))})")
+        if health and "IP_ADDRESS" in types and not person:
+            reasons.append("IP address with health information")
+        if person and self.health_route(event.route):
+            reasons.append(f"identifier on a health route ({event.route})")
+        phi = bool(reasons)
+        name_and_dob = "PERSON" in types and "DATE_OF_BIRTH" in types
+        out = []
+        for f in findings:
+            sev = SEVERITY.get(f.entity_type, "low")
+            if f.entity_type in SECRETS or (phi and (f.entity_type in IDENTIFIERS or f.entity_type in HEALTH_INFO)):
+                sev = "critical"
+            elif name_and_dob and f.entity_type == "PERSON":
+                sev = "high"
+            out.append(f if f.severity == sev else replace(f, severity=sev))
+        secrets = types & SECRETS
+        if secrets:
+            reasons.append(f"secret ({', '.join(sorted(secrets))})")
+        severity = max((f.severity for f in out), key=SEVERITY_RANK.__getitem__)
+        flagged = FlaggedEvent(
+            event_id=event.event_id, source=event.source, origin=event.origin, event_time=event.timestamp,
+            project=event.project, route=event.route, entity_types=tuple(sorted(types)), phi=phi,
+            severity=severity, reason="; ".join(reasons) or "identifiers without health context",
+            findings=len(out), scanned_at=scanned_at)
+        return out, flagged

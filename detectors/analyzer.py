@@ -82,20 +82,23 @@ class PresidioAnalyzer:
 
     def __init__(self, *, model: str, entities: Sequence[str], score_threshold: float, ner: bool = True,
                  key_hints: KeyHintDetector | None = None, cache_size: int = 65_536,
-                 nlp_engine: SpacyNlpEngine | None = None):
+                 nlp_engine: SpacyNlpEngine | None = None,
+                 extra: Sequence[tuple[EntityRecognizer, re.Pattern[str]]] = ()):
         self.entities = frozenset(entities)
         self.threshold = score_threshold
         self.key_hints = key_hints or KeyHintDetector()
         self.nlp_engine = nlp_engine or load_nlp_engine(model)
         self.nlp = self.nlp_engine.get_nlp("en")
-        recognizers = build_recognizers(self.entities)
+        recognizers = build_recognizers(self.entities) + [rec for rec, _ in extra]
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         # One engine per process; it owns the registry, the spaCy engine and the context enhancer.
         self.engine = AnalyzerEngine(registry=registry, nlp_engine=self.nlp_engine, supported_languages=["en"])
         self.recognizers = {r.name: r for r in recognizers}
         self.ner_enabled = ner and "PERSON" in self.entities and "ner" in self.nlp.pipe_names
         self._ner_disable = [p for p in self.nlp.pipe_names if p not in NER_COMPONENTS]
-        self._triggers = TriggerSet({name: rx for name, rx in TRIGGERS.items() if name in self.recognizers})
+        triggers = {name: rx for name, rx in TRIGGERS.items() if name in self.recognizers}
+        triggers.update({rec.name: rx for rec, rx in extra})
+        self._triggers = TriggerSet(triggers)
         self._cache: OrderedDict[bytes, tuple[Match, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.stats = {"texts": 0, "cache_hits": 0, "ner_texts": 0, "pattern_texts": 0}

@@ -32,25 +32,35 @@ class TriggerSet:
         compiled: list[int] = []
         if hyperscan is not None and use_hyperscan:
             for i, (name, rx) in enumerate(triggers.items()):
-                if self._hs_ok(rx.pattern):
+                if self._hs_ok(rx):
                     compiled.append(i)
                 else:
                     self._fallback.append((name, rx))
             if compiled:
                 self._db = hyperscan.Database()
-                self._db.compile(expressions=[triggers[self.names[i]].pattern.encode() for i in compiled],
-                                 ids=compiled, elements=len(compiled),
-                                 flags=[hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8] * len(compiled))
+                rxs = [triggers[self.names[i]] for i in compiled]
+                self._db.compile(expressions=[rx.pattern.encode() for rx in rxs], ids=compiled,
+                                 elements=len(compiled), flags=[self._hs_flags(rx) for rx in rxs])
         else:
             self._fallback = list(triggers.items())
         self.engine = "hyperscan" if self._db is not None else "re"
 
     @staticmethod
-    def _hs_ok(pattern: str) -> bool:
+    def _hs_flags(rx: re.Pattern[str]) -> int:
+        flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
+        if rx.flags & re.IGNORECASE:
+            flags |= hyperscan.HS_FLAG_CASELESS
+        if rx.flags & re.DOTALL:
+            flags |= hyperscan.HS_FLAG_DOTALL
+        if rx.flags & re.MULTILINE:
+            flags |= hyperscan.HS_FLAG_MULTILINE
+        return flags
+
+    @classmethod
+    def _hs_ok(cls, rx: re.Pattern[str]) -> bool:
         try:
             db = hyperscan.Database()
-            db.compile(expressions=[pattern.encode()], ids=[0], elements=1,
-                       flags=[hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8])
+            db.compile(expressions=[rx.pattern.encode()], ids=[0], elements=1, flags=[cls._hs_flags(rx)])
             return True
         except Exception:  # hyperscan.error: unsupported construct
             return False

@@ -95,3 +95,20 @@ def build_recognizers(entities: Iterable[str]) -> list[EntityRecognizer]:
     if "PERSON" in wanted:
         out.append(SpacyRecognizer(supported_entities=["PERSON"]))
     return out
+
+
+def deny_recognizers(rules) -> list[tuple[EntityRecognizer, re.Pattern[str]]]:
+    """A Presidio deny-list recognizer (values, whole words) plus patterns (regexes) per deny rule."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    out = []
+    for i, rule in enumerate(rules):
+        if not rule.values and not rule.regexes:
+            continue
+        rec = PatternRecognizer(
+            supported_entity=rule.entity, name=f"DenyList{i}", deny_list=list(rule.values) or None,
+            patterns=[Pattern(f"deny regex {j}", rx, 1.0) for j, rx in enumerate(rule.regexes)] or None,
+            deny_list_score=1.0)
+        trigger = re.compile("|".join([re.escape(v) for v in rule.values] + list(rule.regexes)), re.I)
+        out.append((rec, trigger))
+    return out

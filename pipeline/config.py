@@ -7,6 +7,7 @@ are the ones `make demo` runs with; `config/phiscan.yaml` spells them out.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -39,10 +40,41 @@ class Selector(_Strict):
     source: str | None = None
 
 
+def _check_regexes(value: list[str]) -> list[str]:
+    for rx in value:
+        try:
+            re.compile(rx)
+        except re.error as exc:
+            raise ValueError(f"invalid regex {rx!r}: {exc}") from None
+    return value
+
+
+def _check_entity(value: str) -> str:
+    if value not in ENTITY_TYPES:
+        raise ValueError(f"unknown entity type {value!r}; known: {list(ENTITY_TYPES)}")
+    return value
+
+
 class AllowList(_Strict):
+    """Never report these: exact values (case-insensitive), full-match regexes, field-path globs."""
+
     values: list[str] = Field(default_factory=list)
     regexes: list[str] = Field(default_factory=list)
     field_paths: list[str] = Field(default_factory=list)
+
+    _regexes_ok = field_validator("regexes")(_check_regexes)
+
+
+class DenyRule(_Strict):
+    """Always report these as `entity`: exact values (whole words), regexes, or whole fields by path glob."""
+
+    entity: str
+    values: list[str] = Field(default_factory=list)
+    regexes: list[str] = Field(default_factory=list)
+    field_paths: list[str] = Field(default_factory=list)
+
+    _entity_ok = field_validator("entity")(_check_entity)
+    _regexes_ok = field_validator("regexes")(_check_regexes)
 
 
 DEFAULT_SELECTORS: tuple[Selector, ...] = tuple(
@@ -79,9 +111,21 @@ class DetectionConfig(_Strict):
     numeric_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_NUMERIC_KEYS))
     selectors: list[Selector] = Field(default_factory=lambda: list(DEFAULT_SELECTORS))
     allow: AllowList = Field(default_factory=AllowList)
+    deny: list[DenyRule] = Field(default_factory=list)
+    key_hints: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per entity type, key names (normalized: lower case, letters and digits) whose values "
+                    "are that entity when their shape fits; replaces the built-in list of that entity")
     health_routes: list[str] = Field(default_factory=lambda: list(DEFAULT_HEALTH_ROUTES))
     max_views_per_field: int = Field(256, ge=1)
     cache_size: int = Field(65_536, ge=0)
+
+    @field_validator("key_hints")
+    @classmethod
+    def _known_hint_entities(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for entity in value:
+            _check_entity(entity)
+        return value
 
     @field_validator("entities")
     @classmethod

@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 
 from detectors.analyzer import PresidioAnalyzer, Task, resolve_overlaps
 from detectors.entities import SEVERITY
-from detectors.keyhints import KeyHintDetector
+from detectors.keyhints import DEFAULT_KEY_HINTS, KeyHintDetector
+from detectors.registry import deny_recognizers
 from detectors.noise import is_machine_value
 from pipeline.config import Config, Selector
 from pipeline.fingerprint import Fingerprinter, preview
@@ -100,10 +101,11 @@ class ScanEngine:
         det = config.detection
         self.config = config
         self.fingerprint = fingerprinter
-        self.key_hints = KeyHintDetector()
+        self.key_hints = KeyHintDetector({**DEFAULT_KEY_HINTS, **det.key_hints})
         self.analyzer = analyzer or PresidioAnalyzer(
             model=det.model, entities=det.entities, score_threshold=det.score_threshold, ner=det.ner,
-            key_hints=self.key_hints, cache_size=det.cache_size)
+            key_hints=self.key_hints, cache_size=det.cache_size, extra=deny_recognizers(det.deny))
+        self.deny_paths = [(p, rule.entity) for rule in det.deny for p in rule.field_paths]
         self.selectors = SelectorIndex(det.selectors)
         self.numeric_keys = frozenset(normalize_key(k) for k in det.numeric_keys)
         self.allow_values = frozenset(v.casefold() for v in det.allow.values)
@@ -195,6 +197,15 @@ class ScanEngine:
             profile = self.selectors.profile(event.source, leaf.path)
             if profile == "skip" or (not leaf.numeric and is_machine_value(leaf.text)):
                 continue
+            if self.deny_paths:
+                entity = next((e for p, e in self.deny_paths if fnmatch.fnmatchcase(leaf.path, p)), None)
+                if entity:  # a field the user says always holds `entity`: the whole value is one finding
+                    digest = _leaf_digest(f"deny:{entity}", leaf.key, leaf.text)
+                    if digest not in cache:
+                        self._remember(digest, (Hit(0, len(leaf.text), entity, 1.0, "deny_field", leaf.key,
+                                                    self.fingerprint(entity, leaf.text), preview(entity, leaf.text)),))
+                    placed.append((ei, leaf.path, digest))
+                    continue
             digest = _leaf_digest(profile, leaf.key, leaf.text)
             placed.append((ei, leaf.path, digest))
             if digest in fresh:

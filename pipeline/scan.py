@@ -36,7 +36,7 @@ from pipeline.fingerprint import Fingerprinter, resolve_key
 from pipeline.model import BadRecord, Event
 
 log = logging.getLogger("phiscan")
-UNIT_BYTES = 16 << 20
+UNIT_BYTES = 4 << 20
 
 
 @dataclass

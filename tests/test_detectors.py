@@ -126,3 +126,42 @@ def test_noise_rules():
     assert not plausible_person("calling GET now", 8, 11, False)
     assert not plausible_person("useState hook", 0, 8, False)
     assert plausible_person("Dr. Smith", 4, 9, False)
+
+
+def test_config_deny_and_key_hints(tmp_path):
+    from pipeline.config import Config
+    from pipeline.engine import ScanEngine
+    from pipeline.fingerprint import Fingerprinter
+    from pipeline.model import Event
+
+    cfg = Config.model_validate({"detection": {
+        "deny": [{"entity": "MEDICAL_CONDITION", "values": ["long covid"]},
+                 {"entity": "MEDICAL_RECORD_NUMBER", "regexes": [r"\bTC-\d{6}\b"]},
+                 {"entity": "PERSON", "field_paths": ["user.nick*"]}],
+        "key_hints": {"PERSON": ["petowner"]},
+        "allow": {"values": ["jane.doe@example.com"]},
+    }})
+    engine = ScanEngine(cfg, Fingerprinter(b"k"))
+    ev = Event("vercel", "e1", "o", {"message": "follow-up for Long Covid, chart TC-123456",
+                                      "user": {"nickname": "Bunny"}, "petOwner": "Maria",
+                                      "note": "mail jane.doe@example.com"})
+    got = {(f.field_path, f.entity_type) for f in engine.scan([ev]).findings}
+    assert ("message", "MEDICAL_CONDITION") in got
+    assert ("message", "MEDICAL_RECORD_NUMBER") in got
+    assert ("user.nickname", "PERSON") in got
+    assert ("petOwner", "PERSON") in got
+    assert not any(path == "note" for path, _ in got)
+
+
+def test_prefilter_engines_agree():
+    import re
+
+    from detectors.prefilter import TriggerSet
+    from detectors.registry import TRIGGERS
+
+    triggers = {**TRIGGERS, "caseless": re.compile("long covid", re.I)}
+    fast, slow = TriggerSet(triggers), TriggerSet(triggers, use_hyperscan=False)
+    assert slow.engine == "re"
+    for text in ["Follow-up for LONG COVID", "ssn 512-48-9921 at 10.0.0.1", "Dr. Smith", "sk_live_x",
+                 "café Ünïcode +44 20 7946 0958", "", "plain words only"]:
+        assert fast.hits(text) == slow.hits(text), text

@@ -12,16 +12,17 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from connectors.files import RawRecord
-from pipeline.model import BadRecord, Event
+from pipeline.model import BadRecord, Event, Skipped
 
 
 class FileConnector(Protocol):
     name: str
+    documents: bool  # True: top-level JSON arrays are handed over whole (the connector splits them)
 
     def sniff(self, value: Any) -> bool:
         """Whether a parsed record looks like this connector's format."""
 
-    def events(self, record: RawRecord) -> Iterator[Event | BadRecord]:
+    def events(self, record: RawRecord) -> Iterator[Event | BadRecord | Skipped]:
         """The events held by one parsed record (several for batch bodies)."""
 
 
@@ -51,3 +52,34 @@ def iso_to_datetime(value: Any) -> datetime | None:
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def url_path(url: Any) -> str | None:
+    """The path of a URL (or of a bare path), without query or fragment."""
+    if not isinstance(url, str) or not url:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme or parts.netloc:
+        return parts.path or "/"
+    return parts.path or None
+
+
+def file_position_id(record: RawRecord) -> str:
+    """`<file name>:<line or row>` (1-based) for records with no id of their own."""
+    from pathlib import Path
+
+    position = record.position + 1 if record.layout == "array" else record.position
+    return f"{Path(record.file).name}:{max(position, 1)}"
+
+
+def batch_items(record: RawRecord, key: str = "batch") -> list[tuple[str, Any]] | None:
+    """(origin, item) for each item of a `{"batch": [...]}` body, or None if this is no batch body."""
+    value = record.value
+    if isinstance(value, dict) and isinstance(value.get(key), list):
+        return [(f"{record.origin}/{key}[{i}]", item) for i, item in enumerate(value[key])]
+    return None

@@ -166,8 +166,12 @@ def _line_record(name: str, source: str, lineno: int, line: bytes | None, size: 
 
 
 def read_json_records(path: Path, source: str, *, max_record_bytes: int,
-                      max_file_bytes_for_arrays: int = 1 << 30) -> Iterator[RawRecord | BadRecord]:
-    """Parsed JSON records of `path`, its layout detected from the content."""
+                      max_file_bytes_for_arrays: int = 1 << 30,
+                      split_arrays: bool = True) -> Iterator[RawRecord | BadRecord]:
+    """Parsed JSON records of `path`, its layout detected from the content.
+
+    With `split_arrays=False` a top-level JSON array is one record (a document a
+    connector splits itself: a Sentry envelope saved as a list, a Snuba row)."""
     name = str(path)
     try:
         stream = open_decompressed(path)
@@ -190,15 +194,16 @@ def read_json_records(path: Path, source: str, *, max_record_bytes: int,
             return
         try:
             if first == b"[":
-                yield from _read_array(buffered, name, source, max_record_bytes, max_file_bytes_for_arrays)
+                yield from _read_array(buffered, name, source, max_record_bytes, max_file_bytes_for_arrays,
+                                       split_arrays)
             else:
                 yield from _read_ndjson(buffered, name, source, max_record_bytes)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             yield BadRecord(source, name, f"truncated or corrupt file ({type(exc).__name__})", 0)
 
 
-def _read_array(stream: IO[bytes], name: str, source: str, max_record: int, max_file: int
-                ) -> Iterator[RawRecord | BadRecord]:
+def _read_array(stream: IO[bytes], name: str, source: str, max_record: int, max_file: int,
+                split: bool = True) -> Iterator[RawRecord | BadRecord]:
     data = stream.read(max_file + 1)
     if len(data) > max_file:
         yield BadRecord(source, name, f"JSON array file over {max_file} bytes; use NDJSON", len(data))
@@ -207,6 +212,9 @@ def _read_array(stream: IO[bytes], name: str, source: str, max_record: int, max_
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         yield BadRecord(source, name, _json_error(exc), len(data))
+        return
+    if not split:
+        yield RawRecord(value, name, len(data), name, 0, "array")
         return
     for i, item in enumerate(value):
         size = len(orjson.dumps(item))
@@ -236,17 +244,52 @@ def _read_single_object(data: bytes, name: str, source: str, max_record: int) ->
         return BadRecord(source, name, _json_error(exc), len(data))
 
 
-def sniff_layout(path: Path) -> str:
-    """`json`, `text`, `binary` or `empty`, from the first bytes of the (decompressed) file."""
+PARQUET_MAGIC = b"PAR1"
+ENVELOPE_HEADER_KEYS = frozenset({"event_id", "dsn", "sent_at", "sdk", "trace"})
+
+
+def _base_name(path: Path) -> str:
+    name = path.name.lower()
+    for ext in (".gz", ".zst", ".zstd"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    return name
+
+
+def _looks_like_envelope(head: bytes) -> bool:
+    """A header line of envelope keys, then an item header line naming a `type`."""
+    lines = head.split(b"\n", 2)
+    if len(lines) < 2:
+        return False
     try:
+        header, item = orjson.loads(lines[0]), orjson.loads(lines[1])
+    except orjson.JSONDecodeError:
+        return False
+    return (isinstance(header, dict) and isinstance(item, dict) and "type" in item
+            and set(header) <= ENVELOPE_HEADER_KEYS | {"type"} and bool(set(header) & ENVELOPE_HEADER_KEYS))
+
+
+def sniff_layout(path: Path) -> str:
+    """`json`, `text`, `envelope`, `csv`, `parquet`, `binary` or `empty`, from the file's first bytes."""
+    try:
+        with open(path, "rb") as raw:
+            if raw.read(4) == PARQUET_MAGIC:
+                return "parquet"
         with open_decompressed(path) as stream:
-            head = stream.read(8192)
+            head = stream.read(65536)
     except (OSError, EOFError, gzip.BadGzipFile):
+        return "binary"
+    except Exception:  # zstandard.ZstdError and friends: a corrupt compressed file
         return "binary"
     if not head.strip():
         return "empty"
     if b"\x00" in head:
         return "binary"
+    base = _base_name(path)
+    if base.endswith(".envelope") or _looks_like_envelope(head):
+        return "envelope"
+    if base.endswith(".csv"):
+        return "csv"
     start = head.lstrip()
     if start[:1] == b"{":
         return "json" if start[1:].lstrip()[:1] in (b'"', b"}") else "text"

@@ -16,6 +16,7 @@ from pipeline.model import BadRecord, Event
 
 class TextLines:
     name = "lines"
+    documents = False
 
     def sniff(self, value: Any) -> bool:
         return isinstance(value, str)

@@ -1,95 +1,143 @@
-"""The explicit registry of file formats, and the one function that reads events from files."""
+"""The explicit registry of file formats, and the one function that reads events from files.
+
+A file's layout (JSON/NDJSON, plain text, Sentry envelope, CSV, Parquet) is
+sniffed from its bytes; its format (which vendor) from its first record. An
+explicit `--format` that does not fit the first record is one clear
+`FormatError`, never a flood of empty events.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from connectors.base import FileConnector
 from connectors.files import ByteRange, RawRecord, read_json_records, read_range, read_text_lines, sniff_layout
+from connectors.ga4 import GA4
 from connectors.lines import TextLines
-from connectors.vercel import VercelLogDrain
-from pipeline.model import BadRecord, Event
+from connectors.mixpanel import Mixpanel
+from connectors.posthog import PostHog
+from connectors.segment import Segment
+from connectors.sentry import Sentry, read_envelope_file
+from connectors.tabular import read_csv_rows, read_parquet_rows
+from connectors.vercel import VercelDrains
+from pipeline.model import BadRecord, Event, Skipped
 
 log = logging.getLogger("phiscan")
 
+# Detection order: the most specific shapes first.
 CONNECTORS: dict[str, FileConnector] = {
-    "vercel": VercelLogDrain(),
+    "sentry": Sentry(),
+    "segment": Segment(),
+    "mixpanel": Mixpanel(),
+    "posthog": PostHog(),
+    "ga4": GA4(),
+    "vercel": VercelDrains(),
     "lines": TextLines(),
 }
 TEXT_FORMATS = frozenset({"lines"})
 FORMATS = ("auto", *CONNECTORS)
+# Which formats can come in which layout.
+LAYOUT_FORMATS = {
+    "envelope": {"sentry"},
+    "csv": {"posthog", "mixpanel", "ga4"},
+    "parquet": {"posthog", "mixpanel", "ga4"},
+    "text": {"lines"},
+}
 
 
 class FormatError(ValueError):
     """A file is not in the requested format, or no format recognises it."""
 
 
-def detect_format(value: object) -> str | None:
+def _sniff(connector: FileConnector, value: Any) -> bool:
+    if isinstance(value, list) and not getattr(connector, "documents", False):
+        return bool(value) and connector.sniff(value[0])
+    return connector.sniff(value)
+
+
+def detect_format(value: object, allowed: set[str] | None = None) -> str | None:
     for name, conn in CONNECTORS.items():
-        if conn.sniff(value):
+        if (allowed is None or name in allowed) and _sniff(conn, value):
             return name
     return None
 
 
-def resolve_format(path: Path, fmt: str = "auto") -> str:
-    """The concrete format of a file: `fmt` itself, or the one its first record shows.
+def _records(path: Path, layout: str, source: str, max_record_bytes: int, split_arrays: bool = True
+             ) -> Iterator[RawRecord | BadRecord | Skipped]:
+    if layout == "envelope":
+        return read_envelope_file(path, source, max_record_bytes=max_record_bytes)
+    if layout == "parquet":
+        return read_parquet_rows(path, source, max_record_bytes=max_record_bytes)
+    if layout == "csv":
+        return read_csv_rows(path, source, max_record_bytes=max_record_bytes)
+    if layout == "text":
+        return read_text_lines(path, source, max_record_bytes=max_record_bytes)
+    return read_json_records(path, source, max_record_bytes=max_record_bytes, split_arrays=split_arrays)
 
-    Raises FormatError when nothing recognises it (and, for an explicit format, when
-    its first record does not fit)."""
-    if fmt != "auto":
-        return fmt
+
+def _first_value(path: Path, layout: str) -> Any:
+    for rec in _records(path, layout, "unknown", 1 << 30, split_arrays=False):
+        if isinstance(rec, RawRecord):
+            return rec.value
+    return None
+
+
+def resolve_format(path: Path, fmt: str = "auto") -> str:
+    """The concrete format of a file: `fmt` itself (checked), or the one its first record shows.
+
+    Raises FormatError when nothing recognises it, or when an explicit format
+    cannot be read from this file's layout or does not fit its first record.
+    """
     layout = sniff_layout(path)
+    if layout in ("binary", "empty"):
+        return fmt if fmt != "auto" else "vercel"  # the reader reports the file as bad input
+    allowed = LAYOUT_FORMATS.get(layout)
+    if fmt != "auto" and allowed is not None and fmt not in allowed:
+        raise FormatError(f"{path}: a {layout} file cannot be in the {fmt} format (it can be: "
+                          f"{', '.join(sorted(allowed))}); try --format auto")
     if layout == "text":
         return "lines"
-    if layout != "json":
-        return "vercel"  # junk is reported record by record by the reader; any connector will do
-    for rec in read_json_records(path, "unknown", max_record_bytes=1 << 30):
-        if isinstance(rec, RawRecord):
-            chosen = detect_format(rec.value)
-            if chosen is None:
-                raise FormatError(f"{path}: cannot detect the format of its records; pass --format")
-            return chosen
-    return "vercel"
+    first = _first_value(path, layout)
+    if first is None:
+        return fmt if fmt != "auto" else next(iter(allowed or {"vercel"}))
+    if fmt != "auto":
+        if not _sniff(CONNECTORS[fmt], first):
+            raise FormatError(f"{path}: records are not in the {fmt} format; try --format auto")
+        return fmt
+    chosen = detect_format(first, allowed)
+    if chosen is None:
+        raise FormatError(f"{path}: cannot detect the format of its records; pass --format")
+    return chosen
 
 
-def read_events(path: Path, fmt: str = "auto", *, max_record_bytes: int = 1 << 20,
-                explain: bool = False, byte_range: ByteRange | None = None) -> Iterator[Event | BadRecord]:
-    """Events of one file in `fmt` (or the detected format); bad records as `BadRecord`s.
+def read_events(path: Path, fmt: str = "auto", *, max_record_bytes: int = 1 << 20, explain: bool = False,
+                byte_range: ByteRange | None = None, checked: bool = False) -> Iterator[Event | BadRecord | Skipped]:
+    """Events of one file in `fmt` (or the detected format); bad input as `BadRecord`s.
 
-    Raises FormatError when the first good record does not fit the format: a
-    wrong `--format` is one clear error, not a flood of empty events.
+    Raises FormatError (see `resolve_format`); `checked=True` says the caller
+    already resolved `fmt` for this file.
     """
-    if fmt == "auto" and sniff_layout(path) == "text":
-        fmt = "lines"
-        (log.info if explain else log.debug)("%s: format lines (plain text)", path)
-    connector: FileConnector | None = None if fmt == "auto" else CONNECTORS[fmt]
-    source = fmt if fmt != "auto" else "unknown"
+    concrete = fmt if (checked or byte_range is not None) else resolve_format(path, fmt)
+    if concrete == "auto":
+        raise ValueError("a byte range needs a concrete format (see resolve_format)")
+    (log.info if explain else log.debug)("%s: format %s%s", path, concrete, " (detected)" if fmt == "auto" else "")
+    connector = CONNECTORS[concrete]
     if byte_range is not None:
-        if connector is None:
-            raise ValueError("a byte range needs a concrete format (see resolve_format)")
-        records = read_range(path, source, byte_range, max_record_bytes=max_record_bytes,
-                             text=fmt in TEXT_FORMATS)
-    elif fmt in TEXT_FORMATS:
-        records = read_text_lines(path, source, max_record_bytes=max_record_bytes)
+        records: Iterator = read_range(path, concrete, byte_range, max_record_bytes=max_record_bytes,
+                                       text=concrete in TEXT_FORMATS)
     else:
-        records = read_json_records(path, source, max_record_bytes=max_record_bytes)
+        layout = sniff_layout(path)
+        if layout in ("binary", "empty"):
+            layout = "json"  # the JSON reader reports what is wrong with the file
+        records = _records(path, layout, concrete, max_record_bytes,
+                           split_arrays=not getattr(connector, "documents", False))
     for rec in records:
-        if isinstance(rec, BadRecord):
-            yield rec if connector is None else BadRecord(connector.name, rec.origin, rec.reason, rec.size)
-            continue
-        if connector is None:
-            chosen = detect_format(rec.value)
-            if chosen is None:
-                raise FormatError(f"{path}: cannot detect the format of its records; pass --format")
-            connector = CONNECTORS[chosen]
-            (log.info if explain else log.debug)("%s: format %s (detected)", path, chosen)
-        elif byte_range is None and not connector.sniff(rec.value) and _first(rec):
-            raise FormatError(f"{path}: records are not in the {connector.name} format; "
-                              f"try --format auto")
-        yield from connector.events(rec)
-
-
-def _first(rec: RawRecord) -> bool:
-    return rec.position in (0, 1)
+        if isinstance(rec, RawRecord):
+            yield from connector.events(rec)
+        elif isinstance(rec, BadRecord):
+            yield BadRecord(connector.name, rec.origin, rec.reason, rec.size)
+        else:
+            yield rec

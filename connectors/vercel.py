@@ -29,6 +29,7 @@ def strip_query(path: Any) -> str | None:
 
 class VercelLogDrain:
     name = "vercel"
+    documents = False
 
     def sniff(self, value: Any) -> bool:
         return isinstance(value, dict) and "schema" not in value and (
@@ -55,3 +56,79 @@ class VercelLogDrain:
             route=strip_query(proxy.get("path")) or strip_query(value.get("path")),
             size=record.size,
         )
+
+
+ANALYTICS_SCHEMA = "vercel.analytics.v1"
+SPEED_SCHEMA = "vercel.speed_insights.v1"
+
+
+class VercelDrains:
+    """Every Vercel drain under one format: logs, Web Analytics, Speed Insights and OTLP/JSON traces.
+
+    Sources differ so analysts can tell them apart: `vercel` (logs),
+    `vercel-analytics`, `vercel-speed-insights`, `vercel-traces`. Analytics and
+    speed records carry no id: `event_id` is `<file name>:<line or index>`.
+    `eventData` and `flags` are JSON strings, decoded as views by the engine.
+    Each trace span is an event (`event_id` = `traceId:spanId`, route from
+    `http.route`/`http.target`/`url.path`, project from `vercel.projectId`).
+    """
+
+    name = "vercel"
+    documents = False
+
+    def __init__(self) -> None:
+        self.logs = VercelLogDrain()
+
+    def sniff(self, value: Any) -> bool:
+        if isinstance(value, dict) and (value.get("schema") in (ANALYTICS_SCHEMA, SPEED_SCHEMA)
+                                        or isinstance(value.get("resourceSpans"), list)):
+            return True
+        return self.logs.sniff(value)
+
+    def events(self, record: RawRecord) -> Iterator[Event | BadRecord]:
+        from connectors.base import epoch_to_datetime, file_position_id, iso_to_datetime, url_path
+
+        value = record.value
+        if isinstance(value, dict) and value.get("schema") in (ANALYTICS_SCHEMA, SPEED_SCHEMA):
+            speed = value["schema"] == SPEED_SCHEMA
+            when = iso_to_datetime(value.get("timestamp")) if speed else epoch_to_datetime(value.get("timestamp"))
+            yield Event(source="vercel-speed-insights" if speed else "vercel-analytics",
+                        event_id=file_position_id(record), origin=record.origin, payload=value, timestamp=when,
+                        project=str(value["projectId"]) if value.get("projectId") else None,
+                        route=value.get("route") or url_path(value.get("path")), size=record.size)
+        elif isinstance(value, dict) and isinstance(value.get("resourceSpans"), list):
+            yield from self._spans(record, value)
+        else:
+            yield from self.logs.events(record)
+
+    def _spans(self, record: RawRecord, doc: dict) -> Iterator[Event | BadRecord]:
+        from connectors.base import epoch_to_datetime, url_path
+
+        for ri, rs in enumerate(doc["resourceSpans"]):
+            if not isinstance(rs, dict):
+                yield BadRecord("vercel-traces", f"{record.origin}/resourceSpans[{ri}]", "expected an object", 0)
+                continue
+            res_attrs = _attrs((rs.get("resource") or {}).get("attributes"))
+            project = res_attrs.get("vercel.projectId")
+            for si, ss in enumerate(rs.get("scopeSpans") or ()):
+                for pi, span in enumerate((ss or {}).get("spans") or ()):
+                    origin = f"{record.origin}/resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
+                    if not isinstance(span, dict):
+                        yield BadRecord("vercel-traces", origin, "expected a span object", 0)
+                        continue
+                    attrs = _attrs(span.get("attributes"))
+                    sid = f"{span.get('traceId', '')}:{span.get('spanId', '')}"
+                    route = attrs.get("http.route") or url_path(attrs.get("http.target") or attrs.get("url.path")
+                                                                or attrs.get("http.url") or attrs.get("url.full"))
+                    yield Event(source="vercel-traces", event_id=sid if sid != ":" else origin, origin=origin,
+                                payload=span, timestamp=epoch_to_datetime(span.get("startTimeUnixNano")),
+                                project=str(project) if project else None, route=route, size=0)
+
+
+def _attrs(attrs: Any) -> dict[str, Any]:
+    """OTLP attributes (`[{key, value: {stringValue|intValue|...}}]`) as a plain dict."""
+    out: dict[str, Any] = {}
+    for a in attrs or ():
+        if isinstance(a, dict) and isinstance(a.get("value"), dict) and a["value"]:
+            out[str(a.get("key"))] = next(iter(a["value"].values()))
+    return out

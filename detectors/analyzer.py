@@ -217,7 +217,7 @@ class PresidioAnalyzer:
                 continue
             if entity == "PERSON" and not plausible_person(text, r.start, r.end, key_is_name):
                 continue
-            if not _plausible(entity, text, r.start, r.end):
+            if not _plausible(entity, text, r.start, r.end, task.raw_key):
                 continue
             name = (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "presidio")
             matches.append(Match(entity, r.start, r.end, round(float(r.score), 4), name))
@@ -233,9 +233,9 @@ def _known_non_name(word: str) -> bool:
     return low in NOT_PEOPLE or low in STREET_WORDS or (low.endswith("s") and low[:-1] in NOT_PEOPLE)
 
 
-def _plausible(entity: str, text: str, start: int, end: int) -> bool:
+def _plausible(entity: str, text: str, start: int, end: int, key: str | None = None) -> bool:
     if entity == "IP_ADDRESS":
-        return plausible_ip(text, start)
+        return plausible_ip(text, start, end, key)
     if entity == "PHONE_NUMBER":
         return plausible_phone(text, start, end)
     if entity == "CREDIT_CARD":

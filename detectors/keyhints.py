@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from detectors.healthcare import DATE_VALUE
+from detectors.secrets import looks_random
 from pipeline.model import Match
 
 DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
@@ -69,7 +70,22 @@ _PLACEHOLDERS = frozenset(
 _BARE_NAME_KEYS = frozenset({"name", "displayname"})
 # Keys that end like a hint but name machine values (pagination cursors are not credentials).
 _NOT_HINTS = frozenset({"pagetoken", "nexttoken", "cursortoken", "continuationtoken", "synctoken",
-                        "ipaddress", "macaddress", "remoteaddress", "serveraddress", "walletaddress"})
+                        "publickeytoken", "csrftoken", "ipaddress", "macaddress", "remoteaddress", "serveraddress",
+                        "walletaddress", "hostname", "filename", "pathname", "username", "modelname", "typename",
+                        "classname", "eventname", "servicename", "appname", "devicename", "browsername", "osname"})
+# Short hints match whole keys only; longer ones also as suffixes (`patientFirstName`).
+_MIN_SUFFIX = 6
+
+
+def _known_full_name(value: str) -> bool:
+    from detectors.names import name_sets
+    from detectors.noise import NOT_PEOPLE
+
+    words = value.split()
+    if not 2 <= len(words) <= 4 or any(w.lower() in NOT_PEOPLE for w in words):
+        return False
+    first, last = name_sets()
+    return words[0] in first and (words[-1] in last or words[-1] in first)
 
 
 class KeyHintDetector:
@@ -107,7 +123,7 @@ class KeyHintDetector:
         if any(normalized_key.endswith(x) for x in _NOT_HINTS):
             return None
         for suffix in self._suffixes:
-            if len(suffix) >= 5 and normalized_key.endswith(suffix):
+            if len(suffix) >= _MIN_SUFFIX and normalized_key.endswith(suffix):
                 return self._by_key[suffix]
         return None
 
@@ -121,7 +137,12 @@ class KeyHintDetector:
         shape = _SHAPES.get(entity)
         if shape is None or not shape.fullmatch(stripped):
             return []
-        if entity == "PERSON" and normalized_key in _BARE_NAME_KEYS and " " not in stripped:
-            return []  # `name: "Checkout"` is a component, not a person; full names have two words
+        if entity == "PERSON" and normalized_key in _BARE_NAME_KEYS and not _known_full_name(stripped):
+            return []  # `name: "Checkout"`, `name: "Signal Catcher"`: a bare `name` must be a known full name
+        if entity in ("AUTH_TOKEN", "API_KEY") and not (stripped.startswith(("eyJ", "Bearer ", "Basic "))
+                                                      or looks_random(stripped)):
+            return []
+        if entity == "CREDENTIAL" and stripped.startswith(("/", "~", "./", "$", "{{", "<", "%")):
+            return []  # `PWD=/home/user` is a directory, not a password
         start = text.find(stripped)
         return [Match(entity, start, start + len(stripped), self.score, self.name)]

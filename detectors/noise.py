@@ -40,6 +40,11 @@ NOT_PEOPLE = frozenset(
     Mon Tue Wed Thu Fri Sat Sun Monday Tuesday Wednesday Thursday Friday Saturday Sunday
     Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec January February March April June July August
     September October November December
+    Button Clicked Viewed Submitted Opened Closed Started Completed Signed Added Removed Updated Created
+    Deleted Loaded Shown Selected Searched Purchased Order Product Cart Page Screen Sign Account Profile
+    Software Technologies Technology Inc LLC Ltd Corp Corporation Labs Systems Solutions Group Holdings
+    Clinic Hospital Pharmacy Bank Health Healthcare Medical Care Center Services Partners Studio Newsletter
+    Innovation Saver Profiler Catcher Watchdog Signal Pool Connection Daemon Worker Thread Queue Scheduler
     """.split()
 )
 # A "name" ending in a street suffix is a street: `Maple Street`, `Lincoln Lane`.
@@ -74,12 +79,34 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool) -> bool
     return bool(_HONORIFIC.search(text[max(0, start - 24) : start]))
 
 
-def plausible_ip(text: str, start: int) -> bool:
-    """An IP address, not the tail of a version (`Chrome/131.0.0.0`, `v1.2.3.4`)."""
-    if start == 0:
-        return True
-    before = text[start - 1]
-    return not (before.isalnum() or before in "/._-")
+_VERSION_BEFORE = re.compile(r"(?i)(?:version|ver|v)\s*[=:]?\s*$")
+_PACKAGE_KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+")
+
+
+def plausible_ip(text: str, start: int, end: int | None = None, key: str | None = None) -> bool:
+    """A routable address of a person's device, not a version or an infrastructure address.
+
+    Versions: `Chrome/131.0.0.0`, `Version=4.2.2.0`, `modules["System.Runtime"] = "4.2.2.0"`.
+    Not people: loopback, unspecified, link-local, multicast, reserved and private ranges.
+    """
+    import ipaddress
+
+    if start > 0:
+        before = text[start - 1]
+        if before.isalnum() or before in "/._-" or _VERSION_BEFORE.search(text[max(0, start - 12):start]):
+            return False
+    if key and ("version" in key.lower() or _PACKAGE_KEY.fullmatch(key)):
+        return False
+    if end is not None:
+        raw = text[start:end].strip("[]")
+        try:
+            ip = ipaddress.ip_address(raw.split("%")[0])
+        except ValueError:
+            return True
+        if (ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast or ip.is_reserved
+                or ip.is_private):
+            return False
+    return True
 
 
 _IP_LIKE = re.compile(r"\d{1,3}[-.]\d{1,3}[-.]\d{1,3}[-.]\d{1,3}")

@@ -42,7 +42,8 @@ def main() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output directory: Parquet findings and findings.duckdb.")
 @click.option("--format", "fmt", default="auto", show_default=True,
-              type=click.Choice(["auto", "vercel", "lines"]), help="Input format; auto detects it per file.")
+              type=click.Choice(["auto", "vercel", "sentry", "segment", "posthog", "mixpanel", "ga4", "lines"]),
+              help="Input format; auto detects it per file.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
 @click.option("--fail-on-findings", is_flag=True, help="Exit 1 when anything was found.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -92,6 +93,10 @@ def _print_summary(summary) -> None:
         table.add_row(f"  {entity}", f"{n:,}")
     for source, n in summary.by_source.most_common():
         table.add_row(f"  source={source}", f"{n:,}")
+    for fmt_name, n in summary.formats.most_common():
+        table.add_row(f"  files format={fmt_name}", f"{n:,}")
+    if summary.skipped:
+        table.add_row("skipped (binary items)", f"{summary.skipped:,}")
     table.add_row("errors", f"{summary.errors:,}")
     for reason, n in summary.error_reasons.most_common(5):
         table.add_row(f"  {reason}", f"{n:,}")

@@ -95,6 +95,17 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = tuple(
     ]
 )
 
+DEFAULT_SELECTORS += tuple(
+    Selector(path=p, profile=prof, source="sentry")  # type: ignore[arg-type]
+    for p, prof in [
+        # dependency versions, SDK and debug metadata: machine text that looks like IPs and names
+        ("modules*", "skip"), ("packages*", "skip"), ("sdk*", "skip"), ("debug_meta*", "skip"),
+        ("event_id", "skip"), ("fingerprint*", "skip"), ("contexts.trace.*_id", "skip"),
+        ("contexts.os.*", "machine"), ("contexts.browser.*", "machine"), ("contexts.device.*", "machine"),
+        ("contexts.runtime.*", "machine"), ("contexts.app.*", "machine"),
+    ]
+)
+
 DEFAULT_NUMERIC_KEYS: tuple[str, ...] = (
     "ssn", "socialsecuritynumber", "phone", "phonenumber", "mobile", "mrn", "medicalrecordnumber",
     "npi", "memberid", "dob", "zip", "zipcode", "postalcode", "cardnumber", "creditcard",

@@ -80,6 +80,16 @@ class BadRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """Input deliberately not scanned (a binary envelope item: attachment, replay): counted, not an error."""
+
+    source: str
+    origin: str
+    reason: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class FlaggedEvent:
     """The verdict on one event with findings: is it PHI under HIPAA, and how severe."""
 

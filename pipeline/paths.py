@@ -140,18 +140,22 @@ def iter_leaves(
     `max_fields` leaves.
     """
     count = 0
-    stack: list[tuple[str, str | None, Any, int]] = [(base, None, payload, 0)]
+    # (path, key, node, depth, named): `named` is the key a whole subtree answers to, for
+    # key/value lists: GA4 `{"key": "page_location", "value": {...}}`, OTLP attributes,
+    # Sentry `[["Authorization", "Bearer ..."]]` pairs and `[{"key": "user", "value": ...}]` tags.
+    stack: list[tuple[str, str | None, Any, int, str | None]] = [(base, None, payload, 0, None)]
     while stack:
-        path, key, node, depth = stack.pop()
+        path, key, node, depth, named = stack.pop()
         if isinstance(node, str):
             count += 1
             if count > max_fields:
                 raise LimitExceeded(f"more than {max_fields} fields")
             if node:
-                yield Leaf(path, key, node)
+                yield Leaf(path, named or key, node)
         elif isinstance(node, dict):
             if depth >= max_depth:
                 raise LimitExceeded(f"nesting deeper than {max_depth}")
+            kv_name = node.get("key") if "value" in node and isinstance(node.get("key"), str) else None
             items = list(node.items())
             for k, v in reversed(items):
                 k = str(k)
@@ -159,15 +163,18 @@ def iter_leaves(
                 if skip and child in skip:
                     count += 1
                     continue
-                stack.append((child, k, v, depth + 1))
+                stack.append((child, k, v, depth + 1, kv_name if k == "value" and kv_name else named))
         elif isinstance(node, list):
             if depth >= max_depth:
                 raise LimitExceeded(f"nesting deeper than {max_depth}")
+            pair = len(node) == 2 and isinstance(node[0], str) and not isinstance(node[1], (dict, list))
             for i in range(len(node) - 1, -1, -1):
-                stack.append((join_index(path, i), key, node[i], depth + 1))
+                stack.append((join_index(path, i), key, node[i], depth + 1,
+                              node[0] if pair and i == 1 else named))
         elif isinstance(node, (int, float)) and not isinstance(node, bool):
             count += 1
             if count > max_fields:
                 raise LimitExceeded(f"more than {max_fields} fields")
-            if key is not None and normalize_key(key) in numeric_keys:
-                yield Leaf(path, key, str(node), numeric=True)
+            name = named or key
+            if name is not None and normalize_key(name) in numeric_keys:
+                yield Leaf(path, name, str(node), numeric=True)

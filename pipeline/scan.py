@@ -33,7 +33,7 @@ from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_
 from pipeline.config import Config
 from pipeline.engine import ScanEngine
 from pipeline.fingerprint import Fingerprinter, resolve_key
-from pipeline.model import BadRecord, Event
+from pipeline.model import BadRecord, Event, Skipped
 
 log = logging.getLogger("phiscan")
 UNIT_BYTES = 4 << 20
@@ -46,10 +46,13 @@ class ScanSummary:
     findings: int = 0
     phi_events: int = 0
     errors: int = 0
+    skipped: int = 0
     seconds: float = 0.0
     by_entity: Counter = field(default_factory=Counter)
     by_source: Counter = field(default_factory=Counter)
     error_reasons: Counter = field(default_factory=Counter)
+    skip_reasons: Counter = field(default_factory=Counter)
+    formats: Counter = field(default_factory=Counter)
     db_path: Path | None = None
 
     @property
@@ -60,6 +63,8 @@ class ScanSummary:
         self.events += other.events
         self.findings += other.findings
         self.phi_events += other.phi_events
+        self.skipped += other.skipped
+        self.skip_reasons.update(other.skip_reasons)
         self.errors += other.errors
         self.by_entity.update(other.by_entity)
         self.by_source.update(other.by_source)
@@ -86,19 +91,23 @@ def build_engine(config: Config, out_dir: str | Path | None) -> ScanEngine:
     return ScanEngine(config, Fingerprinter(key))
 
 
-def _batches(items: Iterable[Event | BadRecord], size: int) -> Iterator[tuple[list[Event], list[BadRecord]]]:
+def _batches(items: Iterable[Event | BadRecord | Skipped], size: int
+             ) -> Iterator[tuple[list[Event], list[BadRecord], list[Skipped]]]:
     events: list[Event] = []
     bad: list[BadRecord] = []
+    skipped: list[Skipped] = []
     for item in items:
-        if isinstance(item, BadRecord):
+        if isinstance(item, Event):
+            events.append(item)
+        elif isinstance(item, BadRecord):
             bad.append(item)
         else:
-            events.append(item)
+            skipped.append(item)
         if len(events) >= size:
-            yield events, bad
-            events, bad = [], []
-    if events or bad:
-        yield events, bad
+            yield events, bad, skipped
+            events, bad, skipped = [], [], []
+    if events or bad or skipped:
+        yield events, bad, skipped
 
 
 def _splittable(path: Path, fmt: str) -> bool:
@@ -140,6 +149,7 @@ def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, stor
             units.append(Unit(path, fmt if fmt != "auto" else "vercel"))  # the reader reports it
             log.debug("%s: %s", path, exc)
             continue
+        summary.formats[concrete] += 1
         if path.stat().st_size > unit_bytes and _splittable(path, concrete):
             units.extend(Unit(path, concrete, r) for r in split_lines_file(path, unit_bytes))
         else:
@@ -153,8 +163,10 @@ def scan_unit(unit: Unit, engine: ScanEngine, store: ParquetStore, config: Confi
     part = ScanSummary()
     coverage: Counter[tuple[str, str | None, date]] = Counter()
     records = read_events(unit.path, unit.fmt, max_record_bytes=config.limits.max_record_bytes,
-                          byte_range=unit.byte_range)
-    for index, (events, bad) in enumerate(_batches(records, config.scan.batch_size)):
+                          byte_range=unit.byte_range, checked=True)
+    for index, (events, bad, skipped) in enumerate(_batches(records, config.scan.batch_size)):
+        part.skipped += len(skipped)
+        part.skip_reasons.update(s.reason for s in skipped)
         result = engine.scan(events)
         bad = bad + result.bad
         key = f"{unit.key}-{index:06d}"
@@ -213,8 +225,9 @@ def scan_paths(
     started = time.perf_counter()
     units = plan_units(paths, fmt, summary, store, unit_bytes)
     if explain:
-        for fmt_name, n in Counter(u.fmt for u in units).items():
-            log.info("format %s: %d unit(s)", fmt_name, n)
+        for unit in units:
+            if unit.byte_range is None or unit.byte_range.start == 0:
+                log.info("%s: format %s%s", unit.path, unit.fmt, " (detected)" if fmt == "auto" else "")
     if workers <= 1 or len(units) <= 1:
         for unit in units:
             summary.add(scan_unit(unit, engine, store, config, on_progress))

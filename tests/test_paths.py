@@ -68,3 +68,16 @@ def test_parse_inverts_join(parts):
 def test_parse_rejects_malformed(bad):
     with pytest.raises(ValueError):
         parse(bad)
+
+
+def test_key_value_lists_name_their_values():
+    payload = {"event_params": [{"key": "page_location", "value": {"string_value": "https://x/?email=a%40b.io"}}],
+               "request": {"headers": [["Authorization", "Bearer abc"], ["Cookie", "sid=1"]]},
+               "tags": [{"key": "user", "value": "ip:69.1.2.3"}],
+               "user_properties": [{"key": "ssn", "value": {"int_value": 512489921}}]}
+    leaves = {l.path: l.key for l in iter_leaves(payload, numeric_keys=frozenset({"ssn"}))}
+    assert leaves["event_params[0].value.string_value"] == "page_location"
+    assert leaves["event_params[0].key"] == "key"
+    assert leaves["request.headers[0][1]"] == "Authorization"
+    assert leaves["tags[0].value"] == "user"
+    assert leaves["user_properties[0].value.int_value"] == "ssn"

@@ -93,11 +93,13 @@ def test_truncated_gzip_keeps_what_was_readable(tmp_path):
 
 def test_wrong_format_is_one_clear_error(tmp_path):
     p = tmp_path / "seg.ndjson"
-    p.write_text(json.dumps({"type": "track", "messageId": "m1", "event": "Clicked"}) + "\n")
-    with pytest.raises(FormatError):
-        events_of(p)
-    with pytest.raises(FormatError):
+    p.write_text(json.dumps({"type": "track", "messageId": "m1", "event": "Clicked"}) * 1 + "\n")
+    with pytest.raises(FormatError, match="not in the vercel format"):
         events_of(p, "vercel")
+    unknown = tmp_path / "other.ndjson"
+    unknown.write_text(json.dumps({"foo": 1, "bar": "x"}) + "\n")
+    with pytest.raises(FormatError, match="cannot detect"):
+        events_of(unknown)
 
 
 def test_vendor_log_drain_samples_parse(shared_formats):

@@ -22,7 +22,7 @@ from pipeline.model import BadRecord
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-SKIP_SUFFIXES = (".md", ".key", ".parquet", ".duckdb", ".wal", ".yaml", ".yml", ".py")
+SKIP_SUFFIXES = (".md", ".key", ".duckdb", ".wal", ".yaml", ".yml", ".py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,9 @@ def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
         path = Path(p)
         if path.is_dir():
             for root, dirs, files in os.walk(path):
+                if "findings.duckdb" in files:  # a phiscan output directory: never scan our own findings
+                    dirs[:] = []
+                    continue
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if name.startswith(".") or name.endswith(SKIP_SUFFIXES) or name == "labels.jsonl":
@@ -283,11 +286,11 @@ def sniff_layout(path: Path) -> str:
         return "binary"
     if not head.strip():
         return "empty"
-    if b"\x00" in head:
-        return "binary"
     base = _base_name(path)
     if base.endswith(".envelope") or _looks_like_envelope(head):
-        return "envelope"
+        return "envelope"  # before the NUL check: envelopes carry binary attachments
+    if b"\x00" in head:
+        return "binary"
     if base.endswith(".csv"):
         return "csv"
     start = head.lstrip()

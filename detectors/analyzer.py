@@ -248,8 +248,10 @@ def resolve_overlaps(matches: list[Match]) -> list[Match]:
     if len(matches) < 2:
         return matches
     # A secret wins any overlap (a password that looks like an email local part is still a password).
-    ranked = sorted(matches, key=lambda m: (m.entity_type not in SECRETS, -m.score, -(m.end - m.start),
-                                            m.detector != "key_hint"))
+    # At equal scores the statistical model yields to rules (a dictionary's `Wegovy` beats NER's
+    # `Prescription Wegovy`).
+    ranked = sorted(matches, key=lambda m: (m.entity_type not in SECRETS, -m.score, m.detector == "SpacyRecognizer",
+                                            -(m.end - m.start), m.detector != "key_hint"))
     kept: list[Match] = []
     for m in ranked:
         if all(m.end <= k.start or m.start >= k.end for k in kept):

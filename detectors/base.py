@@ -33,6 +33,10 @@ class CasedPatternRecognizer(PatternRecognizer):
         super().__init__(**kw)
         self._compiled = [(p, regex.compile(p.regex, flags=self.global_regex_flags)) for p in self.patterns]
 
+    def validate_match(self, pattern_name: str, value: str) -> bool | None:
+        """Like Presidio's `validate_result`, told which pattern matched (labels vouch for more)."""
+        return self.validate_result(value)
+
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results: list[RecognizerResult] = []
         entity = self.supported_entities[0]
@@ -45,7 +49,7 @@ class CasedPatternRecognizer(PatternRecognizer):
                         continue
                     value = text[start:end]
                     score = pattern.score
-                    valid = self.validate_result(value)
+                    valid = self.validate_match(pattern.name, value)
                     if valid is not None:
                         score = EntityRecognizer.MAX_SCORE if valid else EntityRecognizer.MIN_SCORE
                     if self.invalidate_result(value):

@@ -45,6 +45,7 @@ NOT_PEOPLE = frozenset(
     Software Technologies Technology Inc LLC Ltd Corp Corporation Labs Systems Solutions Group Holdings
     Clinic Hospital Pharmacy Bank Health Healthcare Medical Care Center Services Partners Studio Newsletter
     Innovation Saver Profiler Catcher Watchdog Signal Pool Connection Daemon Worker Thread Queue Scheduler
+    Prescription Prescriptions Refill Refills Diagnosis Treatment Therapy Lab Result Appointment Visit Dose
     """.split()
 )
 # A "name" ending in a street suffix is a street: `Maple Street`, `Lincoln Lane`.
@@ -83,6 +84,11 @@ _VERSION_BEFORE = re.compile(r"(?i)(?:version|ver|v)\s*[=:]?\s*$")
 _PACKAGE_KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+")
 
 
+# Keys that hold a client's address: there, private ranges count too (a clinic's NAT, a VPN).
+IP_KEYS = frozenset({"ip", "ipaddress", "clientip", "remoteaddr", "remoteip", "userip", "xforwardedfor", "xrealip",
+                     "sourceip", "ipv4", "ipv6", "clientaddress"})
+
+
 def plausible_ip(text: str, start: int, end: int | None = None, key: str | None = None) -> bool:
     """A routable address of a person's device, not a version or an infrastructure address.
 
@@ -97,14 +103,16 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
             return False
     if key and ("version" in key.lower() or _PACKAGE_KEY.fullmatch(key)):
         return False
+    ip_key = bool(key) and "".join(ch for ch in key.lower() if ch.isalnum()).lstrip("$") in IP_KEYS
     if end is not None:
         raw = text[start:end].strip("[]")
         try:
             ip = ipaddress.ip_address(raw.split("%")[0])
         except ValueError:
             return True
-        if (ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast or ip.is_reserved
-                or ip.is_private):
+        if ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast or ip.is_reserved:
+            return False
+        if ip.is_private and not ip_key:
             return False
     return True
 

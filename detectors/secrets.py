@@ -89,10 +89,13 @@ class AuthTokenRecognizer(CasedPatternRecognizer):
     ]
     CONTEXT = ["token", "bearer", "session", "cookie", "authorization", "auth"]
 
-    def validate_result(self, pattern_text: str) -> bool | None:
-        if pattern_text.startswith("eyJ"):
+    def validate_match(self, pattern_name: str, value: str) -> bool | None:
+        if value.startswith("eyJ"):
             return None
-        return True if looks_random(pattern_text) else False
+        if pattern_name in ("bearer", "session cookie", "basic auth header"):
+            # the header or cookie name vouches for it; only placeholders are refused
+            return None if shannon_entropy(value) >= 3.0 and not value.startswith(("[", "<", "$", "{")) else False
+        return True if looks_random(value) else False
 
 
 class CredentialRecognizer(CasedPatternRecognizer):

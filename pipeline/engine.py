@@ -195,8 +195,10 @@ class ScanEngine:
         for leaf in iter_leaves(event.payload, numeric_keys=self.numeric_keys, max_depth=lim.max_depth,
                                 max_fields=lim.max_fields, skip=self.selectors.exact_skips(event.source)):
             profile = self.selectors.profile(event.source, leaf.path)
-            if profile == "skip" or (not leaf.numeric and is_machine_value(leaf.text)):
+            if profile == "skip":
                 continue
+            if not leaf.numeric and is_machine_value(leaf.text) and not self.key_hints.entity_for(normalize_key(leaf.key)):
+                continue  # ids, hashes, numbers: unless the key says what they are (`mrn: "00482913"`)
             if self.deny_paths:
                 entity = next((e for p, e in self.deny_paths if fnmatch.fnmatchcase(leaf.path, p)), None)
                 if entity:  # a field the user says always holds `entity`: the whole value is one finding

@@ -318,8 +318,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("samples/generated"))
     ap.add_argument("--events", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--mixed", action="store_true", help="every vendor format, not only Vercel drains")
     args = ap.parse_args()
-    counts = write_corpus(args.out, args.events, args.seed)
+    if args.mixed:
+        from samples.mixed import write_mixed
+
+        counts = write_mixed(args.out, args.events, args.seed)
+    else:
+        counts = write_corpus(args.out, args.events, args.seed)
     print(f"wrote {counts['events']} events with {counts['labels']} planted values to {args.out}")
 
 

@@ -79,3 +79,9 @@ BENIGN_BUILD = [
     "Edge Middleware bundle {kb} kB (limit 1 MB)", "Creating an optimized production build ...",
     "Traced Next.js server files in {s}s", "Linting and checking validity of types ...",
 ]
+BENIGN_ERRORS = [
+    "Cannot read properties of undefined (reading 'map')", "Failed to fetch", "Network request failed",
+    "ResizeObserver loop completed with undelivered notifications.", "Hydration failed because the initial UI "
+    "does not match what was rendered on the server.", "Load failed", "NEXT_REDIRECT",
+    "Minified React error #418; visit https://react.dev/errors/418 for the full message",
+]

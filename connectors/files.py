@@ -20,6 +20,13 @@ import orjson
 
 from pipeline.model import BadRecord
 
+try:
+    from zstandard import ZstdError
+except ImportError:  # pragma: no cover
+    ZstdError = OSError  # type: ignore[misc,assignment]
+
+# What a corrupt or truncated compressed stream raises: reported as bad input, never a traceback.
+DECODE_ERRORS = (OSError, EOFError, gzip.BadGzipFile, ZstdError)
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 SKIP_SUFFIXES = (".md", ".key", ".duckdb", ".wal", ".yaml", ".yml", ".py")
@@ -185,7 +192,7 @@ def read_json_records(path: Path, source: str, *, max_record_bytes: int,
         try:
             buffered = io.BufferedReader(stream) if not hasattr(stream, "peek") else stream
             head = buffered.peek(8192)[:8192]
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except DECODE_ERRORS as exc:
             yield BadRecord(source, name, f"cannot read file ({type(exc).__name__})", 0)
             return
         first = head.lstrip()[:1]
@@ -201,7 +208,7 @@ def read_json_records(path: Path, source: str, *, max_record_bytes: int,
                                        split_arrays)
             else:
                 yield from _read_ndjson(buffered, name, source, max_record_bytes)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except DECODE_ERRORS as exc:
             yield BadRecord(source, name, f"truncated or corrupt file ({type(exc).__name__})", 0)
 
 
@@ -280,7 +287,7 @@ def sniff_layout(path: Path) -> str:
                 return "parquet"
         with open_decompressed(path) as stream:
             head = stream.read(65536)
-    except (OSError, EOFError, gzip.BadGzipFile):
+    except DECODE_ERRORS:
         return "binary"
     except Exception:  # zstandard.ZstdError and friends: a corrupt compressed file
         return "binary"
@@ -314,5 +321,5 @@ def read_text_lines(path: Path, source: str, *, max_record_bytes: int) -> Iterat
         try:
             for lineno, line, size in _read_lines(stream, max_record_bytes):
                 yield from _line_record(name, source, lineno, line, size, max_record_bytes, text=True)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except DECODE_ERRORS as exc:
             yield BadRecord(source, name, f"truncated or corrupt file ({type(exc).__name__})", 0)

@@ -6,6 +6,7 @@ path of `$current_url`; time is in seconds (or ms with `time_in_ms`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,22 @@ def is_mixpanel(value: Any) -> bool:
         return "time" in props and ("$insert_id" in props or "distinct_id" in props or "mp_lib" in props
                                     or "mp_processing_time_ms" in props or "token" in props)
     return "event_name" in value and ("insert_id" in value or "distinct_id" in value) and "properties" in value
+
+
+def mixpanel_event_id(ev: dict, fallback: str) -> str:
+    """Mixpanel's own dedup key: `$insert_id` with event name, distinct_id and time.
+
+    Two events may share an `$insert_id` when their names differ (Mixpanel keeps
+    both), so the id adds a short hash of the rest; a hash, because event names
+    and distinct ids can hold personal data and ids are written to findings.
+    """
+    props = ev.get("properties") if isinstance(ev.get("properties"), dict) else {}
+    iid = props.get("$insert_id") or ev.get("insert_id")
+    if not iid:
+        return fallback
+    rest = "\x1f".join(str(x) for x in (ev.get("event") or ev.get("event_name"), props.get("distinct_id")
+                                         or ev.get("distinct_id"), props.get("time", ev.get("time"))))
+    return f"{iid}-{hashlib.sha256(rest.encode()).hexdigest()[:8]}"
 
 
 class Mixpanel:
@@ -45,8 +62,7 @@ class Mixpanel:
             except orjson.JSONDecodeError:
                 pass
         props = ev.get("properties") if isinstance(ev.get("properties"), dict) else {}
-        iid = props.get("$insert_id") or ev.get("insert_id")
-        yield Event(source=self.name, event_id=str(iid) if iid else record.origin, origin=record.origin, payload=ev,
+        yield Event(source=self.name, event_id=mixpanel_event_id(ev, record.origin), origin=record.origin, payload=ev,
                     timestamp=epoch_to_datetime(props.get("time", ev.get("time"))),
                     project=str(props["mp_project_id"]) if "mp_project_id" in props else None,
                     route=url_path(props.get("$current_url")), size=record.size)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from connectors.base import iso_to_datetime
-from connectors.files import RawRecord, open_decompressed
+from connectors.files import DECODE_ERRORS, RawRecord, open_decompressed
 from connectors.vercel import strip_query
 from pipeline.model import BadRecord, Event, Skipped
 
@@ -119,7 +119,7 @@ def read_envelope_file(path: Path, source: str, *, max_record_bytes: int) -> Ite
     try:
         with open_decompressed(path) as stream:
             data = stream.read(MAX_ENVELOPE_BYTES + 1)
-    except (OSError, EOFError) as exc:
+    except DECODE_ERRORS as exc:
         yield BadRecord(source, name, f"cannot read envelope ({type(exc).__name__})", 0)
         return
     if len(data) > MAX_ENVELOPE_BYTES:

@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from connectors.files import RawRecord, open_decompressed
+from connectors.files import DECODE_ERRORS, RawRecord, open_decompressed
 from pipeline.model import BadRecord
 
 csv.field_size_limit(1 << 26)
@@ -62,5 +62,5 @@ def read_csv_rows(path: Path, source: str, *, max_record_bytes: int) -> Iterator
                     yield BadRecord(source, origin, "row has more cells than the header", size)
                     continue
                 yield RawRecord(dict(values), origin, size, name, row, "table")
-        except (csv.Error, OSError, EOFError) as exc:
+        except (csv.Error, *DECODE_ERRORS) as exc:
             yield BadRecord(source, f"{name}:{row + 1}", f"malformed CSV ({type(exc).__name__})", 0)

@@ -129,12 +129,16 @@ def query(sql, out_dir, fmt):
 @click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("findings_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", default="table", type=click.Choice(["table", "json"]), show_default=True)
-def eval_cmd(labels, findings_dir, fmt):
+@click.option("--source", default=None, help="Score only the events of this source.")
+@click.option("--by-source", is_flag=True, help="Also print one line per source.")
+def eval_cmd(labels, findings_dir, fmt, source, by_source):
     """Score findings against a labels file: recall and precision per entity type."""
-    from pipeline.evaluate import evaluate, render_report
+    from pipeline.evaluate import evaluate, render_by_source, render_report
 
-    report = evaluate(labels, findings_dir)
+    report = evaluate(labels, findings_dir, source)
     render_report(out_console, report, fmt)
+    if by_source:
+        render_by_source(out_console, labels, findings_dir)
 
 
 if __name__ == "__main__":

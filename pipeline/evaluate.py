@@ -68,15 +68,19 @@ def load_labels(path: str | Path) -> tuple[set[tuple[str, str]], list[dict]]:
     return events, labels
 
 
-def evaluate(labels_path: str | Path, out_dir: str | Path) -> EvalReport:
+def evaluate(labels_path: str | Path, out_dir: str | Path, source: str | None = None) -> EvalReport:
+    """Scores of the findings in `out_dir` against the labels (of one source, if given)."""
     events, labels = load_labels(labels_path)
+    if source is not None:
+        events = {e for e in events if e[0] == source}
+        labels = [lab for lab in labels if lab["source"] == source]
     con = catalog.connect(out_dir)
     try:
         rows = con.execute(
             'SELECT source, event_id, field_path, start, "end", entity_type FROM findings').fetchall()
     finally:
         con.close()
-    findings = [r for r in rows if (r[0], r[1]) in events] if events else rows
+    findings = [r for r in rows if (r[0], r[1]) in events] if events or source else rows
     index: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for lab in labels:
         index[(lab["source"], str(lab["event_id"]), lab["field_path"])].append(lab)
@@ -139,3 +143,17 @@ def render_report(console: Console, report: EvalReport, fmt: str = "table") -> N
     console.print(table)
     console.print(f"events {report.events:,}; benign events {report.benign_events:,}; "
                   f"false findings per 1,000 benign events {report.false_per_1000_benign:.2f}")
+
+
+def sources_of(labels_path: str | Path) -> list[str]:
+    events, _ = load_labels(labels_path)
+    return sorted({src for src, _ in events})
+
+
+def render_by_source(console: Console, labels_path: str | Path, out_dir: str | Path) -> None:
+    table = Table("source", "events", "labels", "recall", "precision", "false / 1k benign", title="phiscan eval by source")
+    for src in sources_of(labels_path):
+        rep = evaluate(labels_path, out_dir, src)
+        table.add_row(src, str(rep.events), str(rep.overall.labels), f"{rep.overall.recall:.3f}",
+                      f"{rep.overall.precision:.3f}", f"{rep.false_per_1000_benign:.2f}")
+    console.print(table)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from connectors.mixpanel import mixpanel_event_id
 from samples.formats import Formats
 from samples.generate import write_corpus
 
@@ -94,7 +95,7 @@ def write_mixed(out: Path, events: int, seed: int) -> dict[str, int]:
     mp = [f.mixpanel_event() for _ in range(n)]
     _ndjson(out / "mixpanel" / "export.jsonl", [e for e, _ in mp])
     for e, lab in mp:
-        labels.add("mixpanel", e["properties"]["$insert_id"], lab)
+        labels.add("mixpanel", mixpanel_event_id(e, ""), lab)
 
     ga = [f.ga4_row() for _ in range(n)]
     half = len(ga) // 2

@@ -24,10 +24,10 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: install
-	$(PY) -m samples.generate --out samples/generated --events 2000 --seed 7
+	$(PY) -m samples.generate --mixed --out samples/generated --events 2000 --seed 7
 	rm -rf $(DEMO)
 	$(VENV)/bin/phiscan scan samples/generated --out $(DEMO)
-	$(VENV)/bin/phiscan eval samples/generated/labels.jsonl $(DEMO)
+	$(VENV)/bin/phiscan eval samples/generated/labels.jsonl $(DEMO) --by-source
 	$(VENV)/bin/phiscan query --out $(DEMO) "SELECT route, entity_type, count(*) AS findings, count(DISTINCT fingerprint) AS distinct_values FROM findings GROUP BY ALL ORDER BY findings DESC LIMIT 15"
 
 test: install-test

@@ -243,15 +243,22 @@ def _plausible(entity: str, text: str, start: int, end: int, key: str | None = N
     return True
 
 
+def _tier(m: Match) -> int:
+    if m.entity_type in SECRETS:
+        return 0
+    if m.entity_type == "PERSON" and m.detector != "key_hint":
+        return 2
+    return 1
+
+
 def resolve_overlaps(matches: list[Match]) -> list[Match]:
     """Keep the best match where matches overlap: higher score, then longer, then key hints."""
     if len(matches) < 2:
         return matches
     # A secret wins any overlap (a password that looks like an email local part is still a password).
-    # At equal scores the statistical model yields to rules (a dictionary's `Wegovy` beats NER's
-    # `Prescription Wegovy`).
-    ranked = sorted(matches, key=lambda m: (m.entity_type not in SECRETS, -m.score, m.detector == "SpacyRecognizer",
-                                            -(m.end - m.start), m.detector != "key_hint"))
+    # Tiers before scores: secrets first; names last, since name rules (NER, the gazetteer) fire
+    # inside other things (`8922 Duran Mews`, `Prescription Wegovy`) and the others rarely do.
+    ranked = sorted(matches, key=lambda m: (_tier(m), -m.score, -(m.end - m.start), m.detector != "key_hint"))
     kept: list[Match] = []
     for m in ranked:
         if all(m.end <= k.start or m.start >= k.end for k in kept):

@@ -109,28 +109,39 @@ class DateOfBirthRecognizer(CasedPatternRecognizer):
     ENTITY = "DATE_OF_BIRTH"
 
 
-_STREET_SUFFIX = (
-    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|"
-    r"Terrace|Ter|Parkway|Pkwy|Circle|Cir|Highway|Hwy|Trail|Trl|Square|Sq|Loop)"
+def _street_suffixes() -> str:
+    from detectors.health import load_terms
+
+    return "(?:" + "|".join(sorted(load_terms("street_suffixes.txt"), key=len, reverse=True)) + ")"
+
+
+_US_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|"
+    "OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|AS|FM|GU|MH|MP|PW|PR|VI|AA|AE|AP"
 )
+_UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Bldg|Building|Floor|Fl|Room|Rm|#)\.?\s*#?[A-Za-z0-9-]{1,8})?"
+_CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3},?\s+(?:" + _US_STATES + r")\b"
+                   r"(?:\s+\d{5}(?:-\d{4})?)?)?")
 
 
 class StreetAddressRecognizer(CasedPatternRecognizer):
-    """US street addresses: number, street name and suffix, optional unit, city, state, ZIP."""
-
-    PATTERNS = [
-        Pattern(
-            "us street address",
-            r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\.?\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,3}"
-            + _STREET_SUFFIX
-            + r"\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[A-Za-z0-9-]+)?"
-            r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2},?\s+[A-Z]{2}(?:\s+\d{5}(?:-\d{4})?)?)?",
-            0.7,
-        ),
-    ]
-    CONTEXT = ["address", "street", "home", "lives", "ship", "mailing"]
+    """US street addresses: number, street name, a USPS street suffix, unit, city, state and ZIP."""
 
     ENTITY = "STREET_ADDRESS"
+    CONTEXT = ["address", "street", "home", "lives", "ship", "mailing", "residence"]
+
+    def __init__(self, **kw):
+        street = (r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+|(?:North|South|East|West)\s+)?"
+                  r"(?:[A-Z][a-z']+\.?\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,3}" + _street_suffixes() + r"\b\.?")
+        kw.setdefault("patterns", [
+            Pattern("us street address", street + _UNIT + _CITY_STATE_ZIP, 0.7),
+            # an unknown suffix still reads as an address when a city, state and ZIP follow
+            Pattern("us address with city/state/zip",
+                    r"\b\d{1,6}\s+(?:[A-Z][a-z']+\.?\s+){1,4}?" + r"[A-Z][a-z']+\.?" + _UNIT
+                    + r",?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3},?\s+(?:" + _US_STATES + r")\s+\d{5}(?:-\d{4})?\b",
+                    0.75),
+        ])
+        super().__init__(**kw)
 
 
 def luhn_valid(digits: str) -> bool:

@@ -20,7 +20,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
-from detectors.contact import LogPhoneRecognizer, NanpPhoneRecognizer, OfflineEmailRecognizer
+from detectors.contact import CardNumberRecognizer, LogPhoneRecognizer, NanpPhoneRecognizer, OfflineEmailRecognizer
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.healthcare import (
     DateOfBirthRecognizer,
@@ -47,7 +47,8 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     # libphonenumber is costly, and North American shapes are NanpPhoneRecognizer's: run it on
     # international numbers (and, through key hints, on fields named like phones).
     "PhoneRecognizer": (LogPhoneRecognizer, re.compile(r"(?:^|[\s(:=,\"'])\+(?:[02-9]|1\d)\d{0,2}[\s.(-]{0,2}\d{2}")),
-    "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}")),
+    "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}")),
+    "CardNumberRecognizer": (CardNumberRecognizer, re.compile(r"(?i:card|cc|pan|visa|mastercard|amex|discover|jcb|maestro)")),
     "UsSsnRecognizer": (UsSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
     "CreditCardRecognizer": (CreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}")),
     "IpRecognizer": (IpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{1,4}::?[0-9A-Fa-f]{1,4}:")),

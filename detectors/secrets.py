@@ -102,7 +102,9 @@ class CredentialRecognizer(CasedPatternRecognizer):
     ENTITY = "CREDENTIAL"
     PATTERNS = [
         # the password of scheme://user:password@host (database URLs, Redis, AMQP, SMTP...)
-        Pattern("url userinfo password", r"(?<=\b[a-z][a-z0-9+.-]{1,20}://[^/\s:@]{1,128}:)[^/\s@]{3,256}(?=@[^\s@])", 0.95),
+        # the password runs to the last `@` before the host (people do not percent-encode `@`)
+        Pattern("url userinfo password", r"(?<=\b[a-z][a-z0-9+.-]{1,20}://[^/\s:@]{1,128}:)[^\s/]{3,256}"
+                                         r"(?=@[A-Za-z0-9.-]+(?::\d+)?(?:[/?#\s\"',;)]|$))", 0.95),
         Pattern("password assignment",
                 r"(?i:(?<=\b(?:password|passwd|pwd|pass|db_pass(?:word)?|passphrase)" + _ASSIGN + r"))"
                 r"[^\s\"',;&}{)]{4,128}", 0.75),
@@ -112,10 +114,12 @@ class CredentialRecognizer(CasedPatternRecognizer):
     _PLACEHOLDERS = frozenset({"[filtered]", "********", "redacted", "[redacted]", "null", "undefined",
                                "none", "true", "false", "required", "invalid", "password", "xxxx"})
 
+    _TEMPLATE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*\}\}|<[^>]*>|%[sd]|:[A-Za-z_]+")
+
     def validate_result(self, pattern_text: str) -> bool | None:
         low = pattern_text.lower()
-        if low in self._PLACEHOLDERS or set(low) <= {"*", "x", "•"} or low.startswith(("$", "{{", "<", "%")):
-            return False
+        if low in self._PLACEHOLDERS or set(low) <= {"*", "x", "•"} or self._TEMPLATE.fullmatch(pattern_text):
+            return False  # placeholders and template variables (`$DB_PASSWORD`, `{{password}}`)
         return None
 
 

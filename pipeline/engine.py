@@ -51,6 +51,9 @@ class SelectorIndex:
 
     def __init__(self, selectors: Sequence[Selector]):
         self._selectors = list(selectors)
+        # fnmatch reads `[...]` as a character class; in field paths brackets are literal, so
+        # `proxy.userAgent[*]` must match `proxy.userAgent[*]` (indexes are generalised to [*]).
+        self._globs = [sel.path.replace("[", "[[]") for sel in self._selectors]
         self._memo: dict[tuple[str, str], str] = {}
         self._skips: dict[str, frozenset[str]] = {}
 
@@ -71,8 +74,8 @@ class SelectorIndex:
         hit = self._memo.get(memo_key)
         if hit is None:
             hit = "full"
-            for sel in self._selectors:
-                if (sel.source is None or sel.source == source) and fnmatch.fnmatchcase(generic, sel.path):
+            for sel, glob in zip(self._selectors, self._globs):
+                if (sel.source is None or sel.source == source) and fnmatch.fnmatchcase(generic, glob):
                     hit = sel.profile
                     break
             if len(self._memo) < 100_000:

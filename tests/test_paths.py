@@ -81,3 +81,16 @@ def test_key_value_lists_name_their_values():
     assert leaves["request.headers[0][1]"] == "Authorization"
     assert leaves["tags[0].value"] == "user"
     assert leaves["user_properties[0].value.int_value"] == "ssn"
+
+
+def test_selectors_treat_brackets_literally():
+    from pipeline.config import Selector
+    from pipeline.engine import SelectorIndex
+
+    idx = SelectorIndex([Selector(path="proxy.userAgent[*]", profile="machine"),
+                         Selector(path='["trace.id"]', profile="skip"), Selector(path="modules*", profile="skip")])
+    assert idx.profile("vercel", "proxy.userAgent[0]") == "machine"
+    assert idx.profile("vercel", '["trace.id"]') == "skip"
+    assert idx.profile("vercel", 'modules["System.Runtime"]') == "skip"
+    assert idx.profile("vercel", "proxy.path") == "full"
+    assert idx.profile("vercel", "t") == "full"  # `["trace.id"]` is no character class

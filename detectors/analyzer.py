@@ -132,6 +132,14 @@ class PresidioAnalyzer:
         return out  # type: ignore[return-value]
 
     # -- internals ----------------------------------------------------------------
+    def _keep(self, r: RecognizerResult, text: str, key_is_name: bool, raw_key: str | None) -> bool:
+        entity = PRESIDIO_TO_CANONICAL.get(r.entity_type)
+        if entity is None or entity not in self.entities:
+            return False
+        if entity == "PERSON" and not plausible_person(text, r.start, r.end, key_is_name):
+            return False
+        return _plausible(entity, text, r.start, r.end, raw_key)
+
     @staticmethod
     def _digest(task: Task) -> bytes:
         h = hashlib.blake2b(digest_size=16)
@@ -208,17 +216,14 @@ class PresidioAnalyzer:
                     artifacts = self._artifacts(self.nlp.make_doc(text), with_entities=False)
                 weak = self.engine._enhance_using_context(text, weak, artifacts, to_run, key_context(task.raw_key))
                 strong += [r for r in weak if r.score >= self.threshold]
+            # Noise rules before de-duplication: an implausible wide span (NER's `Andrew West (HIV`)
+            # must not swallow the plausible one inside it (the gazetteer's `Andrew West`).
+            key_is_name = hinted == "PERSON"
+            strong = [r for r in strong if self._keep(r, text, key_is_name, task.raw_key)]
             results = EntityRecognizer.remove_duplicates(strong) if len(strong) > 1 else strong
         matches: list[Match] = []
-        key_is_name = hinted == "PERSON"
         for r in results:
-            entity = PRESIDIO_TO_CANONICAL.get(r.entity_type)
-            if entity is None or entity not in self.entities:
-                continue
-            if entity == "PERSON" and not plausible_person(text, r.start, r.end, key_is_name):
-                continue
-            if not _plausible(entity, text, r.start, r.end, task.raw_key):
-                continue
+            entity = PRESIDIO_TO_CANONICAL[r.entity_type]
             name = (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "presidio")
             matches.append(Match(entity, r.start, r.end, round(float(r.score), 4), name))
         if hinted and (task.profile == "full" or hinted in SECRETS):

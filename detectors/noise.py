@@ -38,8 +38,8 @@ NOT_PEOPLE = frozenset(
     Telehealth Visit Intake Form Portal Vitals Lab Labs Results Pharmacy Refill Message Messages Webhook
     Twilio Segment Mixpanel PostHog Datadog Kafka Zookeeper Hadoop Spark Jetty Apache Nginx Kernel
     Mon Tue Wed Thu Fri Sat Sun Monday Tuesday Wednesday Thursday Friday Saturday Sunday
-    Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec January February March April June July August
-    September October November December
+    Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec January February March July September October November
+    December
     Button Clicked Viewed Submitted Opened Closed Started Completed Signed Added Removed Updated Created
     Deleted Loaded Shown Selected Searched Purchased Order Product Cart Page Screen Sign Account Profile
     Software Technologies Technology Inc LLC Ltd Corp Corporation Labs Systems Solutions Group Holdings
@@ -117,7 +117,7 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
     return True
 
 
-_IP_LIKE = re.compile(r"\d{1,3}[-.]\d{1,3}[-.]\d{1,3}[-.]\d{1,3}")
+_IP_LIKE = re.compile(r"(?<!\d)\d{1,3}([-.])\d{1,3}\1\d{1,3}\1\d{1,3}(?!\d)")
 
 
 def _token_around(text: str, start: int, end: int) -> str:

@@ -63,7 +63,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "StreetAddressRecognizer": (StreetAddressRecognizer, re.compile(r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?[A-Z0-9]")),
     "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(_SECRET_PREFIX + "|" + _ASSIGNED_SECRET)),
     "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"eyJ|(?i:bearer|basic|token|session|sid=|cookie)")),
-    "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s:@]+:[^/\s@]+@|(?i:pass|pwd)")),
+    "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s:@]+:[^\s/]+@|(?i:pass|pwd)")),
     "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),
     "MedicalConditionDictionary": (condition_recognizer, re.compile(r"[A-Za-z]{3}")),
     "MedicationDictionary": (medication_recognizer, re.compile(r"[A-Za-z]{4}")),

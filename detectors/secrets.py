@@ -114,7 +114,7 @@ class CredentialRecognizer(CasedPatternRecognizer):
     _PLACEHOLDERS = frozenset({"[filtered]", "********", "redacted", "[redacted]", "null", "undefined",
                                "none", "true", "false", "required", "invalid", "password", "xxxx"})
 
-    _TEMPLATE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*\}\}|<[^>]*>|%[sd]|:[A-Za-z_]+")
+    _TEMPLATE = re.compile(r"\$\{?[A-Z_][A-Z0-9_]*\}?|\{\{.*\}\}|<[^>]*>|%[sd]|:[A-Za-z_]+")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         low = pattern_text.lower()

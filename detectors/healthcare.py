@@ -124,6 +124,12 @@ _CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3},?\s+(?:" + _US
                    r"(?:\s+\d{5}(?:-\d{4})?)?)?")
 
 
+# APO/FPO/DPO addresses of service members and their families, and post-office boxes.
+MILITARY_ADDRESS = (r"(?:PSC\s+\d{3,5},?\s+Box\s+\d{3,5}|Unit\s+\d{3,5},?\s+Box\s+\d{3,5}|"
+                    r"US[A-Z]{1,3}\s+[A-Z][a-z]+),?\s+[ADF]PO\s+A[AEP]\s+\d{5}(?:-\d{4})?")
+PO_BOX = r"P\.?\s?O\.?\s+Box\s+\d{1,6}" + r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3},?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
+
+
 class StreetAddressRecognizer(CasedPatternRecognizer):
     """US street addresses: number, street name, a USPS street suffix, unit, city, state and ZIP."""
 
@@ -140,6 +146,8 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
                     r"\b\d{1,6}\s+(?:[A-Z][a-z']+\.?\s+){1,4}?" + r"[A-Z][a-z']+\.?" + _UNIT
                     + r",?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3},?\s+(?:" + _US_STATES + r")\s+\d{5}(?:-\d{4})?\b",
                     0.75),
+            Pattern("military address", r"\b" + MILITARY_ADDRESS + r"\b", 0.8),
+            Pattern("po box", r"\b" + PO_BOX + r"\b", 0.6),
         ])
         super().__init__(**kw)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from detectors.healthcare import DATE_VALUE
+from detectors.healthcare import DATE_VALUE, MILITARY_ADDRESS, PO_BOX
 from detectors.secrets import looks_random
 from pipeline.model import Match
 
@@ -24,8 +24,9 @@ DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
     ),
     "DATE_OF_BIRTH": ("dob", "dateofbirth", "birthdate", "birthday", "birthdt", "bday", "patientdob"),
     "US_SSN": ("ssn", "socialsecuritynumber", "socialsecurity", "ssnlast4", "taxid"),
-    "PHONE_NUMBER": ("phone", "phonenumber", "mobile", "mobilephone", "cell", "cellphone", "telephone",
-                     "tel", "homephone", "workphone", "contactphone", "patientphone"),
+    "PHONE_NUMBER": ("phone", "phonenumber", "mobile", "mobilephone", "mobilenumber", "cell", "cellphone",
+                     "cellnumber", "telephone", "telephonenumber", "tel", "homephone", "workphone", "contactphone",
+                     "contactnumber", "patientphone", "homenumber", "worknumber", "smsnumber", "faxnumber", "fax"),
     "EMAIL_ADDRESS": ("email", "emailaddress", "patientemail", "useremail", "contactemail"),
     "MEDICAL_RECORD_NUMBER": ("mrn", "medicalrecordnumber", "medicalrecordno", "chartnumber", "patientmrn"),
     "HEALTH_PLAN_ID": ("memberid", "membernumber", "subscriberid", "policynumber", "policyid", "insuranceid",
@@ -53,7 +54,7 @@ _SHAPES: dict[str, re.Pattern[str]] = {
     "EMAIL_ADDRESS": re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,24}"),
     "MEDICAL_RECORD_NUMBER": re.compile(r"(?=[A-Za-z0-9-]*\d{4})[A-Za-z]{0,4}-?\d{4,12}(?:-\d{1,4})?"),
     "HEALTH_PLAN_ID": re.compile(r"(?=[A-Za-z0-9-]*\d{3})[A-Za-z0-9][A-Za-z0-9-]{5,19}"),
-    "STREET_ADDRESS": re.compile(r"\d{1,6}\s+[A-Za-z0-9 .,'#-]{3,120}"),
+    "STREET_ADDRESS": re.compile(r"\d{1,6}\s+[A-Za-z0-9 .,'#-]{3,120}|" + MILITARY_ADDRESS + "|" + PO_BOX),
     "MEDICAL_CONDITION": re.compile(r"[A-Za-z][A-Za-z0-9 ,'()/-]{2,80}"),
     "MEDICATION": re.compile(r"[A-Za-z][A-Za-z0-9 .,'()/-]{2,80}"),
     "ICD10_CODE": re.compile(r"[A-TV-Z]\d[0-9AB](?:\.[0-9A-Z]{1,4})?"),

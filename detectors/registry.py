@@ -60,7 +60,8 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
                                re.compile(r"(?i:member|subscriber|policy|insurance|medica[ir]e?|plan|beneficiary|group)"
                                           r"|\b[1-9][A-Za-z][A-Za-z0-9]\d")),
     "DateOfBirthRecognizer": (DateOfBirthRecognizer, re.compile(r"(?i:dob|d\.o\.b|birth|born)")),
-    "StreetAddressRecognizer": (StreetAddressRecognizer, re.compile(r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?[A-Z0-9]")),
+    "StreetAddressRecognizer": (StreetAddressRecognizer,
+                                re.compile(r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+)?[A-Z0-9]|[ADF]PO\s+A[AEP]|(?i:box\s+\d)")),
     "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(_SECRET_PREFIX + "|" + _ASSIGNED_SECRET)),
     "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"eyJ|(?i:bearer|basic|token|session|sid=|cookie)")),
     "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s:@]+:[^\s/]+@|(?i:pass|pwd)")),

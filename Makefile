@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 DEMO   := demo-out
 
-.PHONY: demo test venv install install-test clean
+.PHONY: demo test venv install install-test clean chromium
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,14 @@ demo: install
 	$(VENV)/bin/phiscan eval samples/generated/labels.jsonl $(DEMO) --by-source
 	$(VENV)/bin/phiscan query --out $(DEMO) "SELECT route, entity_type, count(*) AS findings, count(DISTINCT fingerprint) AS distinct_values FROM findings GROUP BY ALL ORDER BY findings DESC LIMIT 15"
 
-test: install-test
+test: install-test chromium
 	$(PY) -m pytest -q
+
+# The report test renders the HTML page in Debian's headless Chromium; installed when we can.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium could not be installed: the report screenshot test will be skipped"
 
 clean:
 	rm -rf $(VENV) $(DEMO) samples/generated .pytest_cache

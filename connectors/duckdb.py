@@ -39,13 +39,13 @@ def _scan(root: Path, kind: str, schema: pa.Schema) -> str:
 
 
 def view_sql(root: Path) -> dict[str, str]:
-    """The SQL of every view, keyed by name."""
-    findings_raw = _scan(root, "findings", FINDINGS_SCHEMA)
+    """The SQL of every view, keyed by name (in creation order)."""
+    from pipeline.triage import analyst_views
+
+    findings_raw = (f"SELECT * FROM ({_scan(root, 'findings', FINDINGS_SCHEMA)}) "
+                    "QUALIFY row_number() OVER (PARTITION BY finding_id ORDER BY scanned_at, origin) = 1")
     return {
-        "findings": (
-            f"SELECT * FROM ({findings_raw}) "
-            "QUALIFY row_number() OVER (PARTITION BY finding_id ORDER BY scanned_at, origin) = 1"
-        ),
+        **analyst_views(findings_raw),
         "flagged_events": (
             f"SELECT * FROM ({_scan(root, 'events', FLAGGED_SCHEMA)}) "
             "QUALIFY row_number() OVER (PARTITION BY source, event_id ORDER BY scanned_at DESC, origin) = 1"
@@ -59,13 +59,16 @@ def view_sql(root: Path) -> dict[str, str]:
     }
 
 
-def refresh(out_dir: str | Path) -> Path:
-    """Create or replace the views in DIR/findings.duckdb; returns its path."""
+def refresh(out_dir: str | Path, suppressions: Path | None = None, baseline: Path | None = None) -> Path:
+    """Create or replace the views (and the suppression/baseline tables) in DIR/findings.duckdb."""
+    from pipeline.triage import load_baseline, load_suppressions, load_tables
+
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     path = root / DB_NAME
     con = duckdb.connect(str(path))
     try:
+        load_tables(con, load_suppressions(suppressions), load_baseline(baseline))
         for name, sql in view_sql(root).items():
             con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
     finally:
@@ -73,9 +76,10 @@ def refresh(out_dir: str | Path) -> Path:
     return path
 
 
-def connect(out_dir: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(out_dir: str | Path, read_only: bool = False, suppressions: Path | None = None,
+            baseline: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A connection to DIR/findings.duckdb with fresh views."""
     path = Path(out_dir) / DB_NAME
     if not read_only or not path.exists():
-        refresh(out_dir)
+        refresh(out_dir, suppressions, baseline)
     return duckdb.connect(str(path), read_only=read_only)

@@ -177,6 +177,8 @@ class ScanEngine:
 
     def _hits(self, cands: list[tuple[Match, str, View]]) -> tuple[Hit, ...]:
         """One leaf's matches from all its views, overlaps resolved, as cacheable `Hit`s."""
+        # decoded views first: on a tie their key (`email` inside a JSON message) names the value best
+        cands = sorted(cands, key=lambda c: c[2].kind == "raw")
         by_match = {id(m): (value, view) for m, value, view in cands}
         hits = []
         for m in resolve_overlaps([m for m, _, _ in cands]):

@@ -251,6 +251,23 @@ def eval_cmd(labels, findings_dir, fmt, source, by_source):
         render_by_source(out_console, labels, findings_dir)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (serve: ...).")
+@click.option("--out", "out_dir", default=None, help="Findings directory (overrides serve.out_dir).")
+@click.option("-v", "--verbose", is_flag=True)
+def serve(host, port, config_path, out_dir, verbose):
+    """HTTP ingest: Vercel drain endpoint, Sentry tunnel and webhook receiver, scrubbing before forwarding."""
+    from pipeline.serve import serve as run_server
+
+    _setup_logging(verbose)
+    config = _config(config_path)
+    if out_dir:
+        config = config.model_copy(update={"serve": config.serve.model_copy(update={"out_dir": out_dir})})
+    run_server(config, host, port)
+
+
 _TRIAGE_FILES = [
     click.option("--suppressions", type=click.Path(dir_okay=False, path_type=Path), default=None,
                  help="Suppressions file (default config/suppressions.yaml)."),

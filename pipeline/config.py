@@ -194,6 +194,42 @@ class KafkaConfig(_Strict):
     quarantine_topic: str | None = None
 
 
+class VercelRoute(_Strict):
+    """`POST /ingest/vercel`: a Vercel drain endpoint."""
+
+    enabled: bool = True
+    secret: str | None = Field(None, description="drain signature secret; prefer PHISCAN_VERCEL_DRAIN_SECRET")
+    verify_token: str | None = Field(None, description="x-vercel-verify answer; prefer PHISCAN_VERCEL_VERIFY")
+    mode: Literal["inline", "kafka"] = "inline"
+    topic: str | None = Field(None, description="kafka mode: the topic `phiscan consume` reads")
+    forward_url: str | None = Field(None, description="inline mode: POST the scrubbed records here")
+
+
+class SentryTunnelRoute(_Strict):
+    """`POST /ingest/sentry/tunnel`: the Sentry JS SDK `tunnel` / Next.js `tunnelRoute` target."""
+
+    enabled: bool = False
+    allowed_dsns: list[str] = Field(default_factory=list)
+    upstream: str | None = Field(None, description="base URL to forward to instead of the DSN's host (testing)")
+
+
+class SentryWebhookRoute(_Strict):
+    """`POST /ingest/sentry/webhook`: integration-platform webhooks (event_alert, error)."""
+
+    enabled: bool = False
+    client_secret: str | None = Field(None, description="prefer PHISCAN_SENTRY_CLIENT_SECRET")
+
+
+class ServeConfig(_Strict):
+    vercel: VercelRoute = Field(default_factory=VercelRoute)
+    sentry_tunnel: SentryTunnelRoute = Field(default_factory=SentryTunnelRoute)
+    sentry_webhook: SentryWebhookRoute = Field(default_factory=SentryWebhookRoute)
+    max_body_bytes: int = Field(5 << 20, ge=1024)
+    max_concurrent: int = Field(32, ge=1, description="requests in flight; past it: 429 with Retry-After")
+    outbound_timeout_seconds: float = Field(5.0, gt=0)
+    out_dir: str | None = Field(None, description="where findings are written (inline mode, tunnel, webhook)")
+
+
 class Config(_Strict):
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
@@ -201,6 +237,7 @@ class Config(_Strict):
     scan: ScanConfig = Field(default_factory=ScanConfig)
     scrub: ScrubConfig = Field(default_factory=ScrubConfig)
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
 
 def _describe(err: ValidationError, origin: str) -> str:

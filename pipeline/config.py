@@ -189,7 +189,7 @@ class KafkaConfig(_Strict):
     bootstrap_servers: str | None = None
     consumer: dict[str, Any] = Field(default_factory=dict)
     producer: dict[str, Any] = Field(default_factory=dict)
-    batch_max_events: int = Field(500, ge=1)
+    batch_max_events: int = Field(2000, ge=1)
     batch_max_seconds: float = Field(2.0, gt=0)
     quarantine_topic: str | None = None
 

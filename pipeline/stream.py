@@ -83,7 +83,7 @@ class StreamRunner:
     def __init__(self, consumer, engine: ScanEngine, fmt: str, *, store: ParquetStore | None,
                  topics: Sequence[str], producer=None, to_topic: str | None = None,
                  quarantine_topic: str | None = None, scrubber: Scrubber | None = None,
-                 batch_max_events: int = 500, batch_max_seconds: float = 2.0, max_events: int | None = None,
+                 batch_max_events: int = 2000, batch_max_seconds: float = 2.0, max_events: int | None = None,
                  idle_timeout: float | None = None, metrics_port: int | None = None,
                  max_record_bytes: int = 1 << 20):
         self.consumer, self.engine, self.fmt, self.store = consumer, engine, fmt, store
@@ -99,6 +99,7 @@ class StreamRunner:
         self.last_record_at: float | None = None
         self.stop = threading.Event()
         self._flagged: list = []
+        self._lag_at = 0.0
         self._lock = threading.RLock()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -244,6 +245,10 @@ class StreamRunner:
         return "kafka-" + hashlib.sha256(repr((spans[0], spans[-1], len(spans))).encode()).hexdigest()[:20]
 
     def _update_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < 10:  # a metadata round trip: not on every batch
+            return
+        self._lag_at = now
         try:
             assigned = self.consumer.assignment()
             if not assigned:

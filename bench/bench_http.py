@@ -1,0 +1,95 @@
+"""Load check of `POST /ingest/vercel` with inline scanning, on loopback only, bounded in time.
+
+    .venv/bin/python bench/bench_http.py --seconds 20 --concurrency 8 --batch 20
+
+Starts the real ASGI app under uvicorn on 127.0.0.1, posts signed drain
+batches (the samples/ mix) from a pool of client threads for a fixed time, and
+prints requests/s, records/s and latency percentiles. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import orjson  # noqa: E402
+import uvicorn  # noqa: E402
+
+from pipeline.config import Config  # noqa: E402
+from pipeline.scan import build_engine  # noqa: E402
+from pipeline.serve import create_app  # noqa: E402
+from samples.generate import generate  # noqa: E402
+from tests.kafka_broker import free_port  # noqa: E402
+
+SECRET = "bench-secret"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=20, help="drain records per request (Vercel batches)")
+    args = ap.parse_args()
+    os.environ.setdefault("PHISCAN_FINGERPRINT_KEY", "bench-key")
+    out = tempfile.mkdtemp(prefix="phiscan-http-bench-")
+    config = Config.model_validate({"serve": {"vercel": {"secret": SECRET}, "out_dir": out, "max_concurrent": 64}})
+    engine = build_engine(config, out)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(config, engine, b"bench"), host="127.0.0.1", port=port,
+                                           log_level="error", access_log=False))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    records = [r for r, _ in generate(args.batch * 200, 9)]
+    bodies = [orjson.dumps(records[i:i + args.batch]) for i in range(0, len(records), args.batch)]
+    bodies = [(b, hmac.new(SECRET.encode(), b, hashlib.sha1).hexdigest()) for b in bodies]
+    url = f"http://127.0.0.1:{port}/ingest/vercel"
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    deadline = time.monotonic() + args.seconds
+
+    def client(worker: int) -> None:
+        with httpx.Client(timeout=30) as http:
+            i = worker
+            while time.monotonic() < deadline:
+                body, sig = bodies[i % len(bodies)]
+                t0 = time.perf_counter()
+                r = http.post(url, content=body, headers={"x-vercel-signature": sig})
+                dt = time.perf_counter() - t0
+                with lock:
+                    latencies.append(dt)
+                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                i += args.concurrency
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        list(pool.map(client, range(args.concurrency)))
+    elapsed = time.perf_counter() - started
+    server.should_exit = True
+    ok = statuses.get(200, 0)
+    lat = sorted(latencies)
+    p = lambda q: lat[min(int(q * len(lat)), len(lat) - 1)] * 1000  # noqa: E731
+    print(f"POST /ingest/vercel, inline scanning, {args.batch} records/request, {args.concurrency} clients, "
+          f"{elapsed:.1f} s on loopback")
+    print(f"requests: {len(lat):,} ({statuses}); {len(lat) / elapsed:,.1f} req/s; "
+          f"{ok * args.batch / elapsed:,.0f} records/s")
+    print(f"latency ms: p50 {p(0.5):.1f}, p90 {p(0.9):.1f}, p99 {p(0.99):.1f}, max {lat[-1] * 1000:.1f}, "
+          f"mean {statistics.mean(lat) * 1000:.1f}")
+
+
+if __name__ == "__main__":
+    main()

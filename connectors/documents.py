@@ -16,7 +16,7 @@ import orjson
 
 from connectors.files import RawRecord, _looks_like_envelope
 from connectors.registry import CONNECTORS, TEXT_FORMATS, detect_format
-from connectors.sentry import JSON_ITEM_TYPES, EnvelopeItem
+from connectors.sentry import EnvelopeError, EnvelopeItem, is_json_item, split_envelope
 from pipeline.model import BadRecord, Event, Skipped
 
 
@@ -89,51 +89,25 @@ def _fits(connector, value) -> bool:
 
 
 def _parse_envelope(data: bytes, origin: str) -> Document:
-    nl = data.find(b"\n")
-    header = data if nl < 0 else data[:nl]
-    try:
-        head = orjson.loads(header)
-    except orjson.JSONDecodeError:
-        raise DocumentError("invalid envelope header") from None
-    pos = len(data) if nl < 0 else nl + 1
+    header_line = data.split(b"\n", 1)[0]
     records: list[RawRecord] = []
     items: list[tuple[dict, bytes | None]] = []
-    index = 0
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        line = data[pos:] if nl < 0 else data[pos:nl]
-        pos = len(data) if nl < 0 else nl + 1
-        if not line.strip():
-            continue
-        try:
-            item_header = orjson.loads(line)
-            assert isinstance(item_header, dict)
-        except (orjson.JSONDecodeError, AssertionError):
-            raise DocumentError("invalid envelope item header") from None
-        length = item_header.get("length")
-        if isinstance(length, int) and length >= 0:
-            if pos + length > len(data):
-                raise DocumentError("envelope item shorter than its length (truncated)")
-            payload = data[pos:pos + length]
-            pos += length
-            if data[pos:pos + 1] == b"\n":
-                pos += 1
-        else:
-            nl = data.find(b"\n", pos)
-            payload = data[pos:] if nl < 0 else data[pos:nl]
-            pos = len(data) if nl < 0 else nl + 1
-        if str(item_header.get("type", "")) in JSON_ITEM_TYPES:
+    try:
+        header, parts = split_envelope(data)
+        for index, (item_header, payload) in enumerate(parts):
+            if not is_json_item(item_header):
+                items.append((item_header, payload))
+                continue
             try:
                 value = orjson.loads(payload)
             except orjson.JSONDecodeError:
                 raise DocumentError("invalid JSON in envelope item") from None
-            records.append(RawRecord(EnvelopeItem(head, item_header, value, index), f"{origin}#item{index}",
+            records.append(RawRecord(EnvelopeItem(header, item_header, value, index), f"{origin}#item{index}",
                                      len(payload), origin, index, "envelope"))
             items.append((item_header, None))
-        else:
-            items.append((item_header, payload))
-        index += 1
-    return Document("sentry", "envelope", records, header, items)
+    except EnvelopeError as exc:
+        raise DocumentError(str(exc)) from None
+    return Document("sentry", "envelope", records, header_line, items)
 
 
 def events(doc: Document) -> Iterator[Event | BadRecord | Skipped]:

@@ -56,62 +56,83 @@ def _dsn_project(dsn: Any) -> str | None:
     return path.rsplit("/", 1)[-1] or None
 
 
-def parse_envelope(data: bytes, name: str, source: str, max_item_bytes: int
-                   ) -> Iterator[RawRecord | BadRecord | Skipped]:
-    """Items of one envelope. A malformed header ends the envelope with one BadRecord."""
+class EnvelopeError(ValueError):
+    """Malformed envelope framing; the message is a reason without content."""
+
+
+def split_envelope(data: bytes) -> tuple[dict, Iterator[tuple[dict, bytes]]]:
+    """The envelope header and a lazy sequence of (item header, payload bytes), `length` honoured.
+
+    Raises EnvelopeError on bad framing: at once for the header, while iterating for items.
+    """
     nl = data.find(b"\n")
     head_line = data if nl < 0 else data[:nl]
     try:
         header = orjson.loads(head_line) if head_line.strip() else {}
     except orjson.JSONDecodeError:
-        yield BadRecord(source, name, "invalid envelope header (not JSON)", len(data))
-        return
+        raise EnvelopeError("invalid envelope header (not JSON)") from None
     if not isinstance(header, dict):
-        yield BadRecord(source, name, "invalid envelope header (not an object)", len(data))
-        return
-    pos = len(data) if nl < 0 else nl + 1
-    index = 0
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        line = data[pos:] if nl < 0 else data[pos:nl]
+        raise EnvelopeError("invalid envelope header (not an object)")
+
+    def items() -> Iterator[tuple[dict, bytes]]:
         pos = len(data) if nl < 0 else nl + 1
-        if not line.strip():
-            continue
-        origin = f"{name}#item{index}"
-        try:
-            item_header = orjson.loads(line)
-            if not isinstance(item_header, dict):
-                raise ValueError
-        except (orjson.JSONDecodeError, ValueError):
-            yield BadRecord(source, origin, "invalid envelope item header", len(line))
-            return
-        length = item_header.get("length")
-        if isinstance(length, int) and length >= 0:
-            if pos + length > len(data):
-                yield BadRecord(source, origin, "envelope item shorter than its length (truncated)", len(data) - pos)
-                return
-            payload = data[pos:pos + length]
-            pos += length
-            if data[pos:pos + 1] == b"\n":
-                pos += 1
-        else:
-            nl = data.find(b"\n", pos)
-            payload = data[pos:] if nl < 0 else data[pos:nl]
-            pos = len(data) if nl < 0 else nl + 1
-        item_type = str(item_header.get("type", ""))
-        if item_type in BINARY_ITEM_TYPES or item_type not in JSON_ITEM_TYPES:
-            yield Skipped(source, origin, f"binary or unscanned envelope item ({item_type or 'untyped'})", len(payload))
-        elif len(payload) > max_item_bytes:
-            yield BadRecord(source, origin, f"record over {max_item_bytes} bytes", len(payload))
-        else:
+        while pos < len(data):
+            end = data.find(b"\n", pos)
+            line = data[pos:] if end < 0 else data[pos:end]
+            pos = len(data) if end < 0 else end + 1
+            if not line.strip():
+                continue
             try:
-                value = orjson.loads(payload)
+                item_header = orjson.loads(line)
             except orjson.JSONDecodeError:
-                yield BadRecord(source, origin, f"invalid JSON in envelope item ({item_type})", len(payload))
+                item_header = None
+            if not isinstance(item_header, dict):
+                raise EnvelopeError("invalid envelope item header")
+            length = item_header.get("length")
+            if isinstance(length, int) and length >= 0:
+                if pos + length > len(data):
+                    raise EnvelopeError("envelope item shorter than its length (truncated)")
+                payload = data[pos:pos + length]
+                pos += length
+                if data[pos:pos + 1] == b"\n":
+                    pos += 1
             else:
-                yield RawRecord(EnvelopeItem(header, item_header, value, index), origin, len(payload), name, index,
-                                "envelope")
-        index += 1
+                end = data.find(b"\n", pos)
+                payload = data[pos:] if end < 0 else data[pos:end]
+                pos = len(data) if end < 0 else end + 1
+            yield item_header, payload
+
+    return header, items()
+
+
+def is_json_item(item_header: dict) -> bool:
+    item_type = str(item_header.get("type", ""))
+    return item_type in JSON_ITEM_TYPES and item_type not in BINARY_ITEM_TYPES
+
+
+def parse_envelope(data: bytes, name: str, source: str, max_item_bytes: int
+                   ) -> Iterator[RawRecord | BadRecord | Skipped]:
+    """Items of one envelope. Bad framing ends the envelope with one BadRecord."""
+    try:
+        header, items = split_envelope(data)
+        for index, (item_header, payload) in enumerate(items):
+            origin = f"{name}#item{index}"
+            item_type = str(item_header.get("type", ""))
+            if not is_json_item(item_header):
+                yield Skipped(source, origin, f"binary or unscanned envelope item ({item_type or 'untyped'})",
+                              len(payload))
+            elif len(payload) > max_item_bytes:
+                yield BadRecord(source, origin, f"record over {max_item_bytes} bytes", len(payload))
+            else:
+                try:
+                    value = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    yield BadRecord(source, origin, f"invalid JSON in envelope item ({item_type})", len(payload))
+                    continue
+                yield RawRecord(EnvelopeItem(header, item_header, value, index), origin, len(payload), name,
+                                index, "envelope")
+    except EnvelopeError as exc:
+        yield BadRecord(source, name, str(exc), len(data))
 
 
 def read_envelope_file(path: Path, source: str, *, max_record_bytes: int) -> Iterator[RawRecord | BadRecord | Skipped]:

@@ -9,6 +9,8 @@ that reads Parquet sees the same rows. `findings` keeps one row per
 from __future__ import annotations
 
 import logging
+import random
+import time
 from pathlib import Path
 
 import duckdb
@@ -59,8 +61,25 @@ def view_sql(root: Path) -> dict[str, str]:
     }
 
 
-def refresh(out_dir: str | Path, suppressions: Path | None = None, baseline: Path | None = None) -> Path:
-    """Create or replace the views (and the suppression/baseline tables) in DIR/findings.duckdb."""
+def refresh(out_dir: str | Path, suppressions: Path | None = None, baseline: Path | None = None,
+            attempts: int = 8) -> Path:
+    """Create or replace the views (and the suppression/baseline tables) in DIR/findings.duckdb.
+
+    Several writers (consumers of one group sharing a directory, a scan and a
+    reader) can race for the file: a conflict or a lock is retried with backoff.
+    """
+    for attempt in range(attempts):
+        try:
+            return _refresh(out_dir, suppressions, baseline)
+        except (duckdb.TransactionException, duckdb.IOException, duckdb.CatalogException) as exc:
+            if attempt == attempts - 1:
+                raise
+            log.debug("findings.duckdb busy (%s); retrying", type(exc).__name__)
+            time.sleep(0.1 * (attempt + 1) + random.random() * 0.1)
+    raise AssertionError("unreachable")
+
+
+def _refresh(out_dir: str | Path, suppressions: Path | None, baseline: Path | None) -> Path:
     from pipeline.triage import load_baseline, load_suppressions, load_tables
 
     root = Path(out_dir)

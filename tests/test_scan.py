@@ -166,3 +166,27 @@ def test_real_command_and_generated_key_message(tmp_path):
     key = (tmp_path / "o" / ".phiscan-key").read_text().strip()
     assert "generated a fingerprint key" in proc.stderr
     assert key not in proc.stderr and key not in proc.stdout
+
+
+def test_concurrent_view_refreshes_do_not_fail(scanned):
+    """Consumers of one group sharing an output directory refresh the views at the same time."""
+    import threading
+
+    from connectors import duckdb as catalog
+
+    out, _ = scanned
+    errors = []
+
+    def refresh():
+        try:
+            for _ in range(5):
+                catalog.refresh(out)
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refresh) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

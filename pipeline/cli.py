@@ -17,9 +17,27 @@ err_console = Console(stderr=True)
 out_console = Console()
 
 
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line for log shippers. phiscan's messages carry paths, counts and
+    exception type names, never values."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import orjson
+
+        return orjson.dumps({"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname.lower(),
+                             "logger": record.name, "msg": record.getMessage()}).decode()
+
+
 def _setup_logging(verbose: bool) -> None:
+    import os
+
+    if os.environ.get("PHISCAN_LOG_FORMAT", "text").lower() == "json":
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler = RichHandler(console=err_console, show_path=False, show_time=False)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)])
+                        handlers=[handler], force=True)
     for noisy in ("presidio-analyzer", "presidio-anonymizer", "kafka"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
@@ -33,8 +51,14 @@ def _config(path: str | None):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="phiscan")
-def main() -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None, envvar="PHISCAN_LOG_FORMAT",
+              help="Log lines as text (default) or JSON (PHISCAN_LOG_FORMAT).")
+def main(log_format) -> None:
     """Find and stop PHI/PII and secret leaks in logs and telemetry."""
+    import os
+
+    if log_format:
+        os.environ["PHISCAN_LOG_FORMAT"] = log_format
 
 
 @main.command()

@@ -133,18 +133,13 @@ def _decode_json_literal(lit: str) -> tuple[str, list[int], list[int]]:
     return "".join(out), starts, ends
 
 
-def _json_span(text: str) -> tuple[int, int] | None:
-    """Where a JSON object/array embedded in `text` starts and ends, if anywhere."""
+def _json_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where a JSON object or array embedded in `text` may start and end: first `{` to last `}`, then `[`/`]`."""
     for opener, closer in (("{", "}"), ("[", "]")):
         start = text.find(opener)
-        if start < 0:
-            continue
         end = text.rfind(closer)
-        if end <= start:
-            continue
-        # A quote must appear right after the opener (allowing spaces) for JSON objects.
-        return start, end + 1
-    return None
+        if 0 <= start < end:
+            yield start, end + 1
 
 
 def _json_leaf_views(parent: View, start: int, end: int, depth: int) -> list[View] | None:
@@ -263,12 +258,12 @@ def _derive(v: View, depth: int) -> Iterator[View]:
         return
     derived_json = False
     if "{" in text or "[" in text:
-        span = _json_span(text)
-        if span:
-            leaves = _json_leaf_views(v, span[0], span[1], depth)
+        for start, end in _json_spans(text):
+            leaves = _json_leaf_views(v, start, end, depth)
             if leaves is not None:
                 derived_json = True
                 yield from leaves
+                break
     query = _query_views(v) if "=" in text else []
     yield from query
     if "%" in text and _PCT.search(text):

@@ -84,3 +84,11 @@ def test_expand_never_raises_and_spans_stay_in_bounds(text):
         if v.text:
             s, e = v.raw_span(0, len(v.text))
             assert 0 <= s <= e <= len(text)
+
+
+def test_json_after_a_bracketed_prefix_and_array_fallback():
+    raw = '[api/visits] body {"dob":"1984-03-12"}'
+    assert find_view(expand(raw, "message"), "1984-03-12").key == "dob"
+    raw = 'items {not json} [{"email":"a.b@x.io"}]'
+    v = find_view(expand(raw, "message"), "a.b@x.io")
+    assert v.key == "email" and raw[slice(*v.raw_span(0, 8))] == "a.b@x.io"

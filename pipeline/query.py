@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from connectors import duckdb as catalog
 
@@ -43,6 +44,6 @@ def render(console: Console, columns: list[str], rows: list[tuple[Any, ...]], fm
         console.file.write(buf.getvalue())
     else:
         table = Table(*columns)
-        for r in rows:
-            table.add_row(*("" if v is None else str(_plain(v)) for v in r))
+        for r in rows:  # Text, not markup: `/patients/[id]` must print as it is
+            table.add_row(*(Text("" if v is None else str(_plain(v))) for v in r))
         console.print(table)

@@ -20,6 +20,8 @@ _WORD = r"[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
 # a lookahead, so that every capitalised word is tried as a first name: `Patient Jane Doe`
 _FULL = re.compile(rf"(?=\b({_WORD})(?:\s+[A-Z]\.)?\s+({_WORD})(?:\s+({_WORD}))?\b)")
 _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
+# a greeting before a known first name: `Hi Victor, your visit is confirmed`
+_GREETED = re.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+({_WORD})\b")
 
 
 @lru_cache(maxsize=None)
@@ -60,4 +62,7 @@ class NameGazetteerRecognizer(LocalRecognizer):
         for m in _TITLED.finditer(text):
             if m.group(1) in last and m.group(1).lower() not in NOT_PEOPLE:
                 out.append(self._result(m.start(1), m.end(1), "surname after a title"))
+        for m in _GREETED.finditer(text):
+            if m.group(1) in first and m.group(1).lower() not in NOT_PEOPLE:
+                out.append(self._result(m.start(1), m.end(1), "first name after a greeting"))
         return out

@@ -53,7 +53,8 @@ STREET_WORDS = frozenset(
     "street st avenue ave road rd boulevard blvd lane ln drive dr court ct place pl way terrace ter parkway "
     "pkwy circle cir highway hwy trail trl square sq loop plaza".split()
 )
-_HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt)\.?[\s:=\"']*$")
+_HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt|hi|hello|hey|dear|thanks)"
+                        r"\.?[\s:=\"',]*$")
 _CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|[a-z][A-Z]|\.[a-z]")
 
 
@@ -111,7 +112,9 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
             ip = ipaddress.ip_address(raw.split("%")[0])
         except ValueError:
             return True
-        if ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast or ip.is_reserved:
+        if ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast:
+            return False
+        if ip.version == 4 and ip.is_reserved:  # IPv6 "reserved" is most of the unallocated space: keep it
             return False
         if ip.is_private and not ip_key:
             return False

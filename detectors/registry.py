@@ -46,7 +46,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "EmailRecognizer": (OfflineEmailRecognizer, re.compile(r"[\w.+-]@[\w-]")),
     # libphonenumber is costly, and North American shapes are NanpPhoneRecognizer's: run it on
     # international numbers (and, through key hints, on fields named like phones).
-    "PhoneRecognizer": (LogPhoneRecognizer, re.compile(r"(?:^|[\s(:=,\"'])\+(?:[02-9]|1\d)\d{0,2}[\s.(-]{0,2}\d{2}")),
+    "PhoneRecognizer": (LogPhoneRecognizer, re.compile(r"(?:^|[\s(:=,\"'])\+(?:[02-9]|1\d)\d{0,2}[\s.(-]{0,2}\d")),
     "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}")),
     "CardNumberRecognizer": (CardNumberRecognizer, re.compile(r"(?i:card|cc|pan|visa|mastercard|amex|discover|jcb|maestro)")),
     "UsSsnRecognizer": (UsSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
@@ -63,7 +63,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "StreetAddressRecognizer": (StreetAddressRecognizer,
                                 re.compile(r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+)?[A-Z0-9]|[ADF]PO\s+A[AEP]|(?i:box\s+\d)")),
     "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(_SECRET_PREFIX + "|" + _ASSIGNED_SECRET)),
-    "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"eyJ|(?i:bearer|basic|token|session|sid=|cookie)")),
+    "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"eyJ|ya29\.|(?i:bearer|basic|token|session|sid=|cookie)")),
     "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s:@]+:[^\s/]+@|(?i:pass|pwd)")),
     "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),
     "MedicalConditionDictionary": (condition_recognizer, re.compile(r"[A-Za-z]{3}")),

@@ -78,6 +78,7 @@ class AuthTokenRecognizer(CasedPatternRecognizer):
     PATTERNS = [
         Pattern("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", 0.95),
         Pattern("bearer", r"(?i:(?<=\bbearer\s{1,3}))[A-Za-z0-9._~+/=-]{16,}", 0.85),
+        Pattern("google oauth access token", r"\bya29\.[0-9A-Za-z_-]{20,}", 0.9),
         Pattern("basic auth header", r"(?i:(?<=\bauthorization" + _ASSIGN + r"basic\s{1,3}))[A-Za-z0-9+/=]{12,}", 0.85),
         Pattern("session cookie",
                 r"(?i:(?<=\b(?:session|sessionid|session_id|sid|connect\.sid|__session|jsessionid|phpsessid|"
@@ -90,7 +91,7 @@ class AuthTokenRecognizer(CasedPatternRecognizer):
     CONTEXT = ["token", "bearer", "session", "cookie", "authorization", "auth"]
 
     def validate_match(self, pattern_name: str, value: str) -> bool | None:
-        if value.startswith("eyJ"):
+        if value.startswith(("eyJ", "ya29.")):
             return None
         if pattern_name in ("bearer", "session cookie", "basic auth header"):
             # the header or cookie name vouches for it; only placeholders are refused

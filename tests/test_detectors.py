@@ -165,3 +165,24 @@ def test_prefilter_engines_agree():
     for text in ["Follow-up for LONG COVID", "ssn 512-48-9921 at 10.0.0.1", "Dr. Smith", "sk_live_x",
                  "café Ünïcode +44 20 7946 0958", "", "plain words only"]:
         assert fast.hits(text) == slow.hits(text), text
+
+
+MORE_CASES = [
+    ("DOB: 2012/06/20", ("DATE_OF_BIRTH", "2012/06/20")),
+    ("DOB: 20171011", ("DATE_OF_BIRTH", "20171011")),
+    ("DOB: 12-Oct-1951", ("DATE_OF_BIRTH", "12-Oct-1951")),
+    ("login from 2606:4700:4700::1111", ("IP_ADDRESS", "2606:4700:4700::1111")),
+    ("Hi Victor, your visit is confirmed", ("PERSON", "Victor")),
+    ("contact number +33 1 42 68 53 00", ("PHONE_NUMBER", "+33 1 42 68 53 00")),
+    ("google token ya29.a0AfH6SMBx7Qz1_example_token_value_123", ("AUTH_TOKEN", "ya29.a0AfH6SMBx7Qz1_example_token_value_123")),
+    ("patient address updated: 8922 Duran Mews, Wilsonmouth, NV 30423", ("STREET_ADDRESS", "8922 Duran Mews, Wilsonmouth, NV 30423")),
+    ("PSC 3319, Box 0676, APO AA 41086", ("STREET_ADDRESS", "PSC 3319, Box 0676, APO AA 41086")),
+    ("SMS to 001-684-855-2587x123 today", ("PHONE_NUMBER", "001-684-855-2587x123")),
+    ("payment declined card=630466602525 exp=12/29", ("CREDIT_CARD", "630466602525")),
+    ("redis://default:@2N!XBGq_Y$LUZ@cache.internal:6379", ("CREDENTIAL", "@2N!XBGq_Y$LUZ")),
+]
+
+
+@pytest.mark.parametrize("text,expected", MORE_CASES, ids=[c[1][0] + ":" + c[0][:24] for c in MORE_CASES])
+def test_finds_more_shapes(engine, text, expected):
+    assert expected in found(engine, text)

@@ -136,7 +136,7 @@ class PresidioAnalyzer:
         entity = PRESIDIO_TO_CANONICAL.get(r.entity_type)
         if entity is None or entity not in self.entities:
             return False
-        if entity == "PERSON" and not plausible_person(text, r.start, r.end, key_is_name):
+        if entity == "PERSON" and not plausible_person(text, r.start, r.end, key_is_name, raw_key):
             return False
         return _plausible(entity, text, r.start, r.end, raw_key)
 

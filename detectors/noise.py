@@ -63,8 +63,20 @@ def is_machine_value(value: str) -> bool:
     return bool(_MACHINE_VALUE.fullmatch(value.strip()))
 
 
-def plausible_person(text: str, start: int, end: int, key_is_name: bool) -> bool:
-    """Whether an NER PERSON span in `text` can be a person's name in telemetry."""
+# Keys whose values are places, devices or campaign labels: a name-like value there is not a person
+# (`geo.city: "Port Kristin"`, `device.model: "Pixel 7"`).
+NOT_NAME_KEYS = frozenset({
+    "city", "region", "country", "state", "province", "county", "locale", "timezone", "tz", "location", "continent",
+    "subcontinent", "metro", "campaign", "source", "medium", "term", "content", "browser", "os", "platform",
+    "device", "model", "brand", "mobilebrandname", "mobilemodelname", "category", "language", "currency", "plan",
+    "servername", "hostname", "host", "logger", "release", "environment", "transaction", "family",
+})
+
+
+def plausible_person(text: str, start: int, end: int, key_is_name: bool, key: str | None = None) -> bool:
+    """Whether a PERSON span in `text` can be a person's name in telemetry."""
+    if key and not key_is_name and "".join(ch for ch in key.lower() if ch.isalnum()) in NOT_NAME_KEYS:
+        return False
     span = text[start:end].strip()
     if len(span) < 3 or _CODEY.search(span):
         return False

@@ -186,3 +186,9 @@ MORE_CASES = [
 @pytest.mark.parametrize("text,expected", MORE_CASES, ids=[c[1][0] + ":" + c[0][:24] for c in MORE_CASES])
 def test_finds_more_shapes(engine, text, expected):
     assert expected in found(engine, text)
+
+
+def test_place_and_device_keys_hold_no_people(engine):
+    assert found(engine, "Port Kristin", "city") == set()
+    assert found(engine, "Lake Jessica", "region") == set()
+    assert ("PERSON", "Maria Gonzalez") in found(engine, "Maria Gonzalez", "patientName")

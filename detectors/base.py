@@ -8,40 +8,25 @@ from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, Pa
 REGEX_TIMEOUT_SECONDS = 5  # ReDoS guard per pattern and text, as Presidio has
 
 
-class CasedPatternRecognizer(PatternRecognizer):
-    """A PatternRecognizer matched case-sensitively; patterns opt in to `(?i:...)` where labels are.
-
-    Presidio's default flags ignore case, which turns `[A-Z][a-z]+` (a capitalised
-    street name) into any word. Telemetry is full of lower-case machine words, so
-    our patterns say where case does not matter instead.
-
-    `analyze` keeps Presidio's semantics (pattern score, `validate_result` True ->
-    1.0, False -> dropped, `invalidate_result`, duplicates removed) with less
-    per-call overhead: this runs on every candidate log line.
-    """
-
-    ENTITY: str = ""
-    PATTERNS: list[Pattern] = []
-    CONTEXT: list[str] = []
-
-    def __init__(self, **kw):
-        kw.setdefault("supported_entity", self.ENTITY)
-        kw.setdefault("patterns", self.PATTERNS)
-        kw.setdefault("context", self.CONTEXT)
-        kw.setdefault("name", type(self).__name__)
-        kw.setdefault("global_regex_flags", regex.MULTILINE | regex.DOTALL)
-        super().__init__(**kw)
-        self._compiled = [(p, regex.compile(p.regex, flags=self.global_regex_flags)) for p in self.patterns]
+class LeanAnalyzeMixin:
+    """Presidio's pattern semantics with less per-call overhead; mixed into Presidio's own recognizers."""
 
     def validate_match(self, pattern_name: str, value: str) -> bool | None:
         """Like Presidio's `validate_result`, told which pattern matched (labels vouch for more)."""
         return self.validate_result(value)
 
+    def _compiled_patterns(self):
+        compiled = getattr(self, "_compiled", None)
+        if compiled is None:
+            flags = self.global_regex_flags
+            compiled = self._compiled = [(p, regex.compile(p.regex, flags=flags)) for p in self.patterns]
+        return compiled
+
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results: list[RecognizerResult] = []
         entity = self.supported_entities[0]
         meta = {RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}
-        for pattern, rx in self._compiled:
+        for pattern, rx in self._compiled_patterns():
             try:
                 for m in rx.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
                     start, end = m.span()
@@ -63,3 +48,28 @@ class CasedPatternRecognizer(PatternRecognizer):
             except TimeoutError:
                 continue  # a pathological text: this pattern gives no answer rather than hang
         return EntityRecognizer.remove_duplicates(results) if len(results) > 1 else results
+
+
+class CasedPatternRecognizer(LeanAnalyzeMixin, PatternRecognizer):
+    """A PatternRecognizer matched case-sensitively; patterns opt in to `(?i:...)` where labels are.
+
+    Presidio's default flags ignore case, which turns `[A-Z][a-z]+` (a capitalised
+    street name) into any word. Telemetry is full of lower-case machine words, so
+    our patterns say where case does not matter instead.
+
+    `analyze` (from LeanAnalyzeMixin) keeps Presidio's semantics (pattern score,
+    `validate_result` True -> 1.0, False -> dropped, `invalidate_result`,
+    duplicates removed) with less per-call overhead: this runs on every candidate line.
+    """
+
+    ENTITY: str = ""
+    PATTERNS: list[Pattern] = []
+    CONTEXT: list[str] = []
+
+    def __init__(self, **kw):
+        kw.setdefault("supported_entity", self.ENTITY)
+        kw.setdefault("patterns", self.PATTERNS)
+        kw.setdefault("context", self.CONTEXT)
+        kw.setdefault("name", type(self).__name__)
+        kw.setdefault("global_regex_flags", regex.MULTILINE | regex.DOTALL)
+        super().__init__(**kw)

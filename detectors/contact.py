@@ -6,16 +6,46 @@ import re
 
 import tldextract
 from presidio_analyzer import Pattern
-from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+    UsSsnRecognizer,
+)
 
-from detectors.base import CasedPatternRecognizer
+from detectors.base import CasedPatternRecognizer, LeanAnalyzeMixin
 
 # tldextract's default extractor downloads the public suffix list on first use;
 # this one reads the snapshot shipped inside the tldextract package only.
 _OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-class OfflineEmailRecognizer(EmailRecognizer):
+class LeanSsnRecognizer(LeanAnalyzeMixin, UsSsnRecognizer):
+    """Presidio's SSN recognizer (patterns, context, invalidation) through the leaner analyze."""
+
+    def __init__(self, **kw):
+        kw.setdefault("name", "UsSsnRecognizer")
+        super().__init__(**kw)
+
+
+class LeanCreditCardRecognizer(LeanAnalyzeMixin, CreditCardRecognizer):
+    """Presidio's card recognizer (brand patterns, Luhn) through the leaner analyze."""
+
+    def __init__(self, **kw):
+        kw.setdefault("name", "CreditCardRecognizer")
+        super().__init__(**kw)
+
+
+class LeanIpRecognizer(LeanAnalyzeMixin, IpRecognizer):
+    """Presidio's IP recognizer (v4 and v6, invalidation) through the leaner analyze."""
+
+    def __init__(self, **kw):
+        kw.setdefault("name", "IpRecognizer")
+        super().__init__(**kw)
+
+
+class OfflineEmailRecognizer(LeanAnalyzeMixin, EmailRecognizer):
     """Presidio's email recognizer with its domain validation kept, but offline."""
 
     def __init__(self, **kw):

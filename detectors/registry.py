@@ -13,14 +13,17 @@ import re
 from collections.abc import Callable, Iterable
 
 from presidio_analyzer import EntityRecognizer
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    IpRecognizer,
-    SpacyRecognizer,
-    UsSsnRecognizer,
-)
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-from detectors.contact import CardNumberRecognizer, LogPhoneRecognizer, NanpPhoneRecognizer, OfflineEmailRecognizer
+from detectors.contact import (
+    CardNumberRecognizer,
+    LeanCreditCardRecognizer,
+    LeanIpRecognizer,
+    LeanSsnRecognizer,
+    LogPhoneRecognizer,
+    NanpPhoneRecognizer,
+    OfflineEmailRecognizer,
+)
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.healthcare import (
     DateOfBirthRecognizer,
@@ -49,9 +52,9 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "PhoneRecognizer": (LogPhoneRecognizer, re.compile(r"(?:^|[\s(:=,\"'])\+(?:[02-9]|1\d)\d{0,2}[\s.(-]{0,2}\d")),
     "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}")),
     "CardNumberRecognizer": (CardNumberRecognizer, re.compile(r"(?i:card|cc|pan|visa|mastercard|amex|discover|jcb|maestro)")),
-    "UsSsnRecognizer": (UsSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
-    "CreditCardRecognizer": (CreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}")),
-    "IpRecognizer": (IpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{1,4}::?[0-9A-Fa-f]{1,4}:")),
+    "UsSsnRecognizer": (LeanSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
+    "CreditCardRecognizer": (LeanCreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}")),
+    "IpRecognizer": (LeanIpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{1,4}::?[0-9A-Fa-f]{1,4}:")),
     "MedicalRecordNumberRecognizer": (MedicalRecordNumberRecognizer,
                                       re.compile(r"(?i:mrn|record|patient|chart)")),
     "DeaNumberRecognizer": (DeaNumberRecognizer, re.compile(r"[A-Z][A-Z9]\d{7}")),

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from detectors.analyzer import PresidioAnalyzer, Task, resolve_overlaps
-from detectors.entities import SEVERITY
 from detectors.keyhints import DEFAULT_KEY_HINTS, KeyHintDetector
 from detectors.registry import deny_recognizers
 from detectors.noise import is_machine_value
@@ -153,26 +152,25 @@ class ScanEngine:
         for digest, cands in per_leaf.items():
             self._remember(digest, self._hits(cands))
         scanned_at = datetime.now(timezone.utc)
-        by_event: dict[int, list[Finding]] = {}
+        by_event: dict[int, list[tuple[str, Hit]]] = {}
         for ei, path, digest in placed:
             hits = self._leaf_cache.get(digest) or ()
-            if not hits or (self.allow_paths and self._allowed_path(path)):
-                continue
+            if hits and not (self.allow_paths and self._allowed_path(path)):
+                by_event.setdefault(ei, []).extend((path, h) for h in hits)
+        for ei, hits in by_event.items():
             event = events[ei]
-            found = by_event.setdefault(ei, [])
-            for h in hits:
-                found.append(Finding(
+            types = {h.entity_type for _, h in hits}
+            verdict = self.verdicts.decide(event, types)
+            for path, h in hits:
+                result.findings.append(Finding(
                     finding_id=finding_id(event.source, event.event_id, path, h.start, h.end, h.entity_type),
                     event_id=event.event_id, source=event.source, origin=event.origin,
                     event_time=event.timestamp, project=event.project, route=event.route,
                     field_path=path, start=h.start, end=h.end, entity_type=h.entity_type, score=h.score,
                     detector=h.detector, fingerprint=h.fingerprint, preview=h.preview, scanned_at=scanned_at,
-                    severity=SEVERITY.get(h.entity_type, "low"), field_key=h.field_key,
+                    severity=verdict.severity(h.entity_type), field_key=h.field_key,
                 ))
-        for ei, found in by_event.items():
-            judged, flagged = self.verdicts.judge(events[ei], found, scanned_at)
-            result.findings.extend(judged)
-            result.flagged.append(flagged)
+            result.flagged.append(self.verdicts.flag(event, verdict, types, len(hits), scanned_at))
         return result
 
     def _hits(self, cands: list[tuple[Match, str, View]]) -> tuple[Hit, ...]:
@@ -222,7 +220,10 @@ class ScanEngine:
                 continue
             views = expand(leaf.text, leaf.key, max_views=max_views) if profile == "full" else [View(leaf.text, leaf.key)]
             fresh[digest] = views
-            raw_ner = not any(v.kind == "json" for v in views)
+            has_json = any(v.kind == "json" for v in views)
+            if has_json and _all_json(leaf.text):
+                views = views[1:]  # a pino line: every value is in a JSON view; the raw text adds nothing
+            raw_ner = not has_json
             for view in views:
                 tasks.append(Task(view.text, normalize_key(view.key), view.key, profile,
                                   ner=raw_ner or view.kind != "raw"))
@@ -233,6 +234,11 @@ class ScanEngine:
 
     def _allowed_path(self, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, p) for p in self.allow_paths)
+
+
+def _all_json(text: str) -> bool:
+    stripped = text.strip()
+    return bool(stripped) and stripped[0] in "{[" and stripped[-1] in "}]"
 
 
 def _leaf_digest(profile: str, key: str | None, text: str) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from detectors.entities import HEALTH_INFO, IDENTIFIERS, SECRETS, SEVERITY, SEVERITY_RANK
@@ -27,6 +27,21 @@ DEFAULT_HEALTH_ROUTES: tuple[str, ...] = (
     "*medication*", "*pharmacy*", "*symptom*", "*mental-health*", "*therapy*", "*std*", "*sti-*", "*hiv*",
     "*prep*", "*pregnan*", "*fertility*", "*telehealth/visit*", "*eligibility*", "*medical*", "*health-record*",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    phi: bool
+    reasons: tuple[str, ...]
+    name_and_dob: bool
+
+    def severity(self, entity_type: str) -> str:
+        """Critical for secrets and for the identifiers and health information of a PHI event."""
+        if entity_type in SECRETS or (self.phi and (entity_type in IDENTIFIERS or entity_type in HEALTH_INFO)):
+            return "critical"
+        if self.name_and_dob and entity_type == "PERSON":
+            return "high"
+        return SEVERITY.get(entity_type, "low")
 
 
 class Verdicts:
@@ -47,15 +62,14 @@ class Verdicts:
                 self._route_memo[route] = hit
         return hit
 
-    def judge(self, event: Event, findings: Sequence[Finding], scanned_at: datetime
-              ) -> tuple[list[Finding], FlaggedEvent]:
-        """Findings with final severities, and the event's verdict. `findings` must be non-empty."""
-        types = {f.entity_type for f in findings}
+    def decide(self, event: Event, types: set[str]) -> Verdict:
+        """The verdict for an event whose findings are of `types`."""
         person = types & PERSON_IDS
         health = types & HEALTH_INFO
         reasons = []
         if person and health:
-            reasons.append(f"identifier ({', '.join(sorted(person))}) with health information ({', '.join(sorted(health))})")
+            reasons.append(f"identifier ({', '.join(sorted(person))}) with health information "
+                           f"({', '.join(sorted(health))})")
         if types & MEDICAL_IDS:
             reasons.append(f"medical identifier ({', '.join(sorted(types & MEDICAL_IDS))})")
         if health and "IP_ADDRESS" in types and not person:
@@ -63,22 +77,24 @@ class Verdicts:
         if person and self.health_route(event.route):
             reasons.append(f"identifier on a health route ({event.route})")
         phi = bool(reasons)
-        name_and_dob = "PERSON" in types and "DATE_OF_BIRTH" in types
-        out = []
-        for f in findings:
-            sev = SEVERITY.get(f.entity_type, "low")
-            if f.entity_type in SECRETS or (phi and (f.entity_type in IDENTIFIERS or f.entity_type in HEALTH_INFO)):
-                sev = "critical"
-            elif name_and_dob and f.entity_type == "PERSON":
-                sev = "high"
-            out.append(f if f.severity == sev else replace(f, severity=sev))
-        secrets = types & SECRETS
-        if secrets:
-            reasons.append(f"secret ({', '.join(sorted(secrets))})")
-        severity = max((f.severity for f in out), key=SEVERITY_RANK.__getitem__)
-        flagged = FlaggedEvent(
+        if types & SECRETS:
+            reasons.append(f"secret ({', '.join(sorted(types & SECRETS))})")
+        return Verdict(phi, tuple(reasons), "PERSON" in types and "DATE_OF_BIRTH" in types)
+
+    def flag(self, event: Event, verdict: Verdict, types: set[str], findings: int, scanned_at: datetime
+             ) -> FlaggedEvent:
+        severity = max((verdict.severity(t) for t in types), key=SEVERITY_RANK.__getitem__)
+        return FlaggedEvent(
             event_id=event.event_id, source=event.source, origin=event.origin, event_time=event.timestamp,
-            project=event.project, route=event.route, entity_types=tuple(sorted(types)), phi=phi,
-            severity=severity, reason="; ".join(reasons) or "identifiers without health context",
-            findings=len(out), scanned_at=scanned_at)
-        return out, flagged
+            project=event.project, route=event.route, entity_types=tuple(sorted(types)), phi=verdict.phi,
+            severity=severity, reason="; ".join(verdict.reasons) or "identifiers without health context",
+            findings=findings, scanned_at=scanned_at)
+
+    def judge(self, event: Event, findings: Sequence[Finding], scanned_at: datetime
+              ) -> tuple[list[Finding], FlaggedEvent]:
+        """Findings with final severities, and the event's verdict. `findings` must be non-empty."""
+        types = {f.entity_type for f in findings}
+        verdict = self.decide(event, types)
+        out = [f if f.severity == verdict.severity(f.entity_type) else
+               replace(f, severity=verdict.severity(f.entity_type)) for f in findings]
+        return out, self.flag(event, verdict, types, len(out), scanned_at)

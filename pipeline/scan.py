@@ -31,7 +31,7 @@ from connectors.files import GZIP_MAGIC, ZSTD_MAGIC, ByteRange, iter_input_files
 from connectors.parquet import ParquetStore
 from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_format
 from pipeline.config import Config
-from pipeline.engine import ScanEngine
+from pipeline.engine import ScanEngine, tune_gc
 from pipeline.fingerprint import Fingerprinter, resolve_key
 from pipeline.model import BadRecord, Event, Skipped
 
@@ -88,7 +88,9 @@ class Unit:
 def build_engine(config: Config, out_dir: str | Path | None) -> ScanEngine:
     """The runtime engine a config describes: fingerprint key resolved, model loaded once."""
     key = resolve_key(config.fingerprint.key, Path(out_dir) if out_dir else None)
-    return ScanEngine(config, Fingerprinter(key))
+    engine = ScanEngine(config, Fingerprinter(key))
+    tune_gc()
+    return engine
 
 
 def _batches(items: Iterable[Event | BadRecord | Skipped], size: int

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import orjson  # noqa: E402
 
 from detectors.entities import PRESIDIO_TO_CANONICAL  # noqa: E402
-from pipeline.paths import iter_leaves  # noqa: E402
+from core.paths import iter_leaves  # noqa: E402
 from samples.generate import generate  # noqa: E402
 
 CEILING = [re.compile(p) for p in (
@@ -72,8 +72,8 @@ def load(path: Path, limit: int | None = None) -> list[dict]:
 
 # -- child: one phiscan scan, reporting its own figures ------------------------------
 def child_scan(args: argparse.Namespace) -> None:
-    from pipeline.evaluate import evaluate
-    from pipeline.scan import scan_paths
+    from pipeline.analyst.evaluate import evaluate
+    from pipeline.runtime.scan import scan_paths
 
     os.environ.setdefault("PHISCAN_FINGERPRINT_KEY", "bench-key")
     t0 = time.perf_counter()
@@ -102,7 +102,7 @@ def cold_start(corpus: Path) -> float:
     code = ("import os; os.environ.setdefault('PHISCAN_FINGERPRINT_KEY','k')\n"
             "from pathlib import Path\n"
             "from connectors.registry import read_events\n"
-            "from pipeline.scan import build_engine\nfrom pipeline.config import Config\n"
+            "from pipeline.runtime.scan import build_engine\nfrom pipeline.config import Config\n"
             f"ev = next(iter(read_events(Path({str(corpus)!r}))))\n"
             "build_engine(Config(), None).scan([ev]); print('ready', flush=True)\n")
     t0 = time.perf_counter()

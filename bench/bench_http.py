@@ -29,8 +29,8 @@ import orjson  # noqa: E402
 import uvicorn  # noqa: E402
 
 from pipeline.config import Config  # noqa: E402
-from pipeline.scan import build_engine  # noqa: E402
-from pipeline.serve import create_app  # noqa: E402
+from pipeline.runtime.scan import build_engine  # noqa: E402
+from pipeline.runtime.serve import create_app  # noqa: E402
 from samples.generate import generate  # noqa: E402
 from tests.kafka_broker import free_port  # noqa: E402
 

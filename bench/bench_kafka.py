@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 import orjson  # noqa: E402
 
 from pipeline.config import Config  # noqa: E402
-from pipeline.scan import build_engine, scan_paths  # noqa: E402
-from pipeline.stream import StreamRunner  # noqa: E402
+from pipeline.runtime.scan import build_engine, scan_paths  # noqa: E402
+from pipeline.runtime.stream import StreamRunner  # noqa: E402
 from samples.generate import generate  # noqa: E402
 from tests.kafka_broker import TEST_CONSUMER, Tansu, tansu_binary  # noqa: E402
 
@@ -50,7 +50,7 @@ def main() -> None:
         broker.produce("bench", values)
         from kafka import KafkaConsumer
 
-        from connectors.parquet import ParquetStore
+        from pipeline.storage.parquet import ParquetStore
 
         consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="bench", enable_auto_commit=False,
                                  auto_offset_reset="earliest", **TEST_CONSUMER)

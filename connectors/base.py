@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from connectors.files import RawRecord
-from pipeline.model import BadRecord, Event, Skipped
+from core.model import BadRecord, Event, Skipped
 
 
 class FileConnector(Protocol):

@@ -17,7 +17,7 @@ import orjson
 from connectors.files import RawRecord, _looks_like_envelope
 from connectors.registry import CONNECTORS, TEXT_FORMATS, detect_format
 from connectors.sentry import EnvelopeError, EnvelopeItem, is_json_item, split_envelope
-from pipeline.model import BadRecord, Event, Skipped
+from core.model import BadRecord, Event, Skipped
 
 
 class DocumentError(ValueError):

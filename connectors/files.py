@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import orjson
 
-from pipeline.model import BadRecord
+from core.model import BadRecord
 
 try:
     from zstandard import ZstdError

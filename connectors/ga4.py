@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.base import epoch_to_datetime, file_position_id, url_path
 from connectors.files import RawRecord
-from pipeline.model import BadRecord, Event
+from core.model import BadRecord, Event
 
 
 def is_ga4_row(value: Any) -> bool:

@@ -18,7 +18,10 @@ from typing import Any
 import yaml
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline.config import KafkaConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the config schema is pipeline's; connectors only read its fields
+    from pipeline.config import KafkaConfig
 
 FORCED_CONSUMER = {"enable_auto_commit": False}
 DEFAULT_CONSUMER = {"auto_offset_reset": "earliest"}

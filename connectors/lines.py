@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.files import RawRecord
-from pipeline.model import BadRecord, Event
+from core.model import BadRecord, Event
 
 
 class TextLines:

@@ -14,7 +14,7 @@ import orjson
 
 from connectors.base import epoch_to_datetime, url_path
 from connectors.files import RawRecord
-from pipeline.model import BadRecord, Event
+from core.model import BadRecord, Event
 
 
 def is_mixpanel(value: Any) -> bool:

@@ -15,7 +15,7 @@ import orjson
 
 from connectors.base import batch_items, iso_to_datetime, url_path
 from connectors.files import RawRecord
-from pipeline.model import BadRecord, Event
+from core.model import BadRecord, Event
 
 JSON_TEXT_COLUMNS = ("properties", "person_properties", "set", "set_once", "elements_chain", "$set", "$set_once")
 

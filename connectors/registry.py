@@ -23,7 +23,7 @@ from connectors.segment import Segment
 from connectors.sentry import Sentry, read_envelope_file
 from connectors.tabular import read_csv_rows, read_parquet_rows
 from connectors.vercel import VercelDrains
-from pipeline.model import BadRecord, Event, Skipped
+from core.model import BadRecord, Event, Skipped
 
 log = logging.getLogger("phiscan")
 

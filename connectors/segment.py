@@ -12,7 +12,7 @@ from typing import Any
 
 from connectors.base import batch_items, file_position_id, iso_to_datetime, url_path
 from connectors.files import RawRecord
-from pipeline.model import BadRecord, Event
+from core.model import BadRecord, Event
 
 SPEC_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})
 

@@ -26,7 +26,7 @@ import orjson
 from connectors.base import iso_to_datetime
 from connectors.files import DECODE_ERRORS, RawRecord, open_decompressed
 from connectors.vercel import strip_query
-from pipeline.model import BadRecord, Event, Skipped
+from core.model import BadRecord, Event, Skipped
 
 EVENT_KEYS = frozenset({"exception", "message", "logentry", "breadcrumbs", "request", "platform", "sdk", "contexts",
                         "spans", "transaction", "level", "threads", "user", "tags", "extra", "entries", "culprit"})

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors.files import DECODE_ERRORS, RawRecord, open_decompressed
-from pipeline.model import BadRecord
+from core.model import BadRecord
 
 csv.field_size_limit(1 << 26)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from connectors.base import epoch_to_datetime
 from connectors.files import RawRecord
-from pipeline.model import BadRecord, Event
+from core.model import BadRecord, Event
 
 _LOG_KEYS = frozenset({"deploymentId", "projectId", "proxy", "requestId", "executionRegion", "buildId"})
 

@@ -29,7 +29,7 @@ from detectors.names import name_sets
 from detectors.noise import NOT_PEOPLE, STREET_WORDS, plausible_card, plausible_ip, plausible_person, plausible_phone
 from detectors.prefilter import TriggerSet
 from detectors.registry import MACHINE_RECOGNIZERS, TRIGGERS, build_recognizers
-from pipeline.model import Match
+from core.model import Match
 
 log = logging.getLogger("phiscan")
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from detectors.healthcare import DATE_VALUE, MILITARY_ADDRESS, PO_BOX
 from detectors.secrets import looks_random
-from pipeline.model import Match
+from core.model import Match
 
 DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
     "PERSON": (

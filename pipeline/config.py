@@ -14,8 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.model import ENTITY_TYPES
-from pipeline.verdict import DEFAULT_HEALTH_ROUTES
+from core.model import ENTITY_TYPES
+from pipeline.engine.verdict import DEFAULT_HEALTH_ROUTES
 
 
 class ConfigError(ValueError):

@@ -28,8 +28,8 @@ def config():
 
 @pytest.fixture(scope="session")
 def engine(config):
-    from pipeline.engine import ScanEngine
-    from pipeline.fingerprint import Fingerprinter
+    from pipeline.engine.scanner import ScanEngine
+    from pipeline.engine.fingerprint import Fingerprinter
 
     return ScanEngine(config, Fingerprinter(b"test-key-not-secret"))
 
@@ -45,7 +45,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def scanned(corpus, engine, tmp_path_factory) -> tuple[Path, object]:
-    from pipeline.scan import scan_paths
+    from pipeline.runtime.scan import scan_paths
 
     out = tmp_path_factory.mktemp("scan-out")
     summary = scan_paths([corpus], out, engine=engine)

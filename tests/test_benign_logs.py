@@ -7,7 +7,7 @@ import os
 import duckdb
 import pytest
 
-from pipeline.scan import scan_paths
+from pipeline.runtime.scan import scan_paths
 from tests.conftest import SHARED
 
 LINES_PER_FILE = int(os.environ.get("PHISCAN_BENIGN_LINES", "400"))

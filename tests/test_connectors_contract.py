@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from connectors.registry import CONNECTORS, read_events, resolve_format
-from pipeline.evaluate import evaluate
-from pipeline.model import BadRecord, Event
-from pipeline.paths import iter_leaves, resolve
-from pipeline.scan import scan_paths
+from pipeline.analyst.evaluate import evaluate
+from core.model import BadRecord, Event
+from core.paths import iter_leaves, resolve
+from pipeline.runtime.scan import scan_paths
 
 VENDORS = ["vercel", "sentry", "segment", "posthog", "mixpanel", "ga4"]
 NOT_PAYLOADS = {"schema"}  # sentry/schema holds the JSON Schema of the protocol, not an event

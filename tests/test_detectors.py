@@ -6,7 +6,7 @@ from detectors.analyzer import Task
 from detectors.healthcare import DeaNumberRecognizer, NpiRecognizer, luhn_valid
 from detectors.keyhints import KeyHintDetector
 from detectors.noise import is_machine_value, plausible_ip, plausible_person
-from pipeline.paths import normalize_key
+from core.paths import normalize_key
 
 
 def found(engine, text, key=None, profile="full"):
@@ -130,9 +130,9 @@ def test_noise_rules():
 
 def test_config_deny_and_key_hints(tmp_path):
     from pipeline.config import Config
-    from pipeline.engine import ScanEngine
-    from pipeline.fingerprint import Fingerprinter
-    from pipeline.model import Event
+    from pipeline.engine.scanner import ScanEngine
+    from pipeline.engine.fingerprint import Fingerprinter
+    from core.model import Event
 
     cfg = Config.model_validate({"detection": {
         "deny": [{"entity": "MEDICAL_CONDITION", "values": ["long covid"]},

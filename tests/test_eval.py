@@ -5,8 +5,8 @@ import json
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.evaluate import evaluate
-from pipeline.scan import scan_paths
+from pipeline.analyst.evaluate import evaluate
+from pipeline.runtime.scan import scan_paths
 
 
 def test_eval_scores_by_entity_and_benign_events(engine, tmp_path):

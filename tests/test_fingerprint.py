@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from pipeline.fingerprint import KEY_ENV, KEY_FILE, Fingerprinter, normalize, preview, resolve_key
+from pipeline.engine.fingerprint import KEY_ENV, KEY_FILE, Fingerprinter, normalize, preview, resolve_key
 
 
 def test_fingerprint_is_keyed_hmac_of_normalized_value():

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from connectors.registry import read_events
 from connectors.sentry import parse_envelope
-from pipeline.model import BadRecord, Event, Skipped
-from pipeline.paths import LimitExceeded, iter_leaves
+from core.model import BadRecord, Event, Skipped
+from core.paths import LimitExceeded, iter_leaves
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SECRET = "512-48-9921"
@@ -54,7 +54,7 @@ def test_walker_visits_every_string_within_limits(value):
 
 
 def test_deep_and_wide_records_become_errors_not_crashes(engine, tmp_path):
-    from pipeline.scan import scan_paths
+    from pipeline.runtime.scan import scan_paths
 
     deep: dict = {}
     node = deep

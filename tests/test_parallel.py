@@ -2,7 +2,7 @@
 
 import duckdb
 
-from pipeline.scan import scan_paths
+from pipeline.runtime.scan import scan_paths
 
 
 def finding_ids(out):

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.paths import LimitExceeded, format_key, iter_leaves, join_index, join_key, normalize_key, parse, resolve
+from core.paths import LimitExceeded, format_key, iter_leaves, join_index, join_key, normalize_key, parse, resolve
 
 
 @pytest.mark.parametrize("key,expected", [
@@ -85,7 +85,7 @@ def test_key_value_lists_name_their_values():
 
 def test_selectors_treat_brackets_literally():
     from pipeline.config import Selector
-    from pipeline.engine import SelectorIndex
+    from pipeline.engine.scanner import SelectorIndex
 
     idx = SelectorIndex([Selector(path="proxy.userAgent[*]", profile="machine"),
                          Selector(path='["trace.id"]', profile="skip"), Selector(path="modules*", profile="skip")])

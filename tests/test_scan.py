@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from connectors.files import iter_input_files
 from connectors.registry import read_events
 from pipeline.cli import main
-from pipeline.evaluate import evaluate
-from pipeline.model import Event
-from pipeline.paths import resolve
-from pipeline.scan import scan_paths
+from pipeline.analyst.evaluate import evaluate
+from core.model import Event
+from core.paths import resolve
+from pipeline.runtime.scan import scan_paths
 
 FINDINGS_COLUMNS = ["finding_id", "event_id", "source", "origin", "event_time", "project", "route", "field_path",
                     "start", "end", "entity_type", "score", "detector", "fingerprint", "preview", "scanned_at"]
@@ -172,7 +172,7 @@ def test_concurrent_view_refreshes_do_not_fail(scanned):
     """Consumers of one group sharing an output directory refresh the views at the same time."""
     import threading
 
-    from connectors import duckdb as catalog
+    from pipeline.storage import catalog
 
     out, _ = scanned
     errors = []

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from pipeline.config import Config
-from pipeline.serve import create_app
+from pipeline.runtime.serve import create_app
 from tests.kafka_broker import TEST_CONSUMER, free_port
 
 SECRET = "drain-secret"
@@ -103,7 +103,7 @@ def sign(body: bytes) -> str:
 
 
 def findings(tmp_path) -> list[tuple]:
-    from connectors import duckdb as catalog
+    from pipeline.storage import catalog
 
     con = catalog.connect(tmp_path / "out")
     try:
@@ -228,7 +228,7 @@ def test_sentry_webhook_signature(make_server, tmp_path, shared_formats):
 
 
 def test_kafka_path_and_broker_down(make_server, broker, engine, tmp_path, monkeypatch):
-    from pipeline.stream import run_kafka
+    from pipeline.runtime.stream import run_kafka
 
     broker.create_topic("drains-http", 1)
     monkeypatch.setenv("PHISCAN_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap)

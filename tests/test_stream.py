@@ -15,8 +15,8 @@ import duckdb
 import pytest
 
 from pipeline.config import Config
-from pipeline.model import Event
-from pipeline.stream import run_kafka
+from core.model import Event
+from pipeline.runtime.stream import run_kafka
 from samples.generate import generate
 from tests.kafka_broker import TEST_CONSUMER
 
@@ -150,7 +150,7 @@ def test_sigterm_leaves_offsets_consistent_with_findings(broker, engine, tmp_pat
 
 
 def test_scrub_topic_is_clean_and_poison_is_quarantined(broker, engine, tmp_path):
-    from pipeline.paths import resolve
+    from core.paths import resolve
 
     for t in ("raw-e", "clean-e", "quarantine-e"):
         broker.create_topic(t, 1)

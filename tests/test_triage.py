@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.fixes import suggest
-from pipeline.scan import scan_paths
+from pipeline.analyst.fixes import suggest
+from pipeline.runtime.scan import scan_paths
 
 EMAILS = ["ann.lee@gmail.com", "bo.chen@yahoo.com", "cy.diaz@proton.me"]
 

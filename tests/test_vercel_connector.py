@@ -5,7 +5,7 @@ import pytest
 import zstandard
 
 from connectors.registry import FormatError, read_events
-from pipeline.model import BadRecord, Event
+from core.model import BadRecord, Event
 
 REC1 = {"id": "r1", "deploymentId": "dpl_1", "source": "lambda", "host": "h", "timestamp": 1763800000000,
         "projectId": "prj_1", "projectName": "telecare", "level": "info", "message": "hello",

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from pipeline.model import Event, Finding
-from pipeline.verdict import Verdicts
+from core.model import Event, Finding
+from pipeline.engine.verdict import Verdicts
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -3,7 +3,7 @@ from urllib.parse import quote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.views import expand, percent_decode
+from pipeline.engine.views import expand, percent_decode
 
 
 def find_view(views, text):

@@ -9,7 +9,7 @@ GA4, and query-string hygiene wherever a URL carries the value.
 
 from __future__ import annotations
 
-from pipeline.paths import parse
+from core.paths import parse
 
 URL_FIELDS = ("path", "url", "referer", "referrer", "current_url", "page_location", "queryParams", "search")
 

@@ -19,7 +19,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from connectors import duckdb as catalog
+from pipeline.storage import catalog
 from detectors.entities import FAMILY
 
 

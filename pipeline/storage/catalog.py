@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from connectors.parquet import COVERAGE_SCHEMA, ERRORS_SCHEMA, FINDINGS_SCHEMA, FLAGGED_SCHEMA
+from pipeline.storage.parquet import COVERAGE_SCHEMA, ERRORS_SCHEMA, FINDINGS_SCHEMA, FLAGGED_SCHEMA
 
 log = logging.getLogger("phiscan")
 DB_NAME = "findings.duckdb"
@@ -42,7 +42,7 @@ def _scan(root: Path, kind: str, schema: pa.Schema) -> str:
 
 def view_sql(root: Path) -> dict[str, str]:
     """The SQL of every view, keyed by name (in creation order)."""
-    from pipeline.triage import analyst_views
+    from pipeline.analyst.triage import analyst_views
 
     findings_raw = (f"SELECT * FROM ({_scan(root, 'findings', FINDINGS_SCHEMA)}) "
                     "QUALIFY row_number() OVER (PARTITION BY finding_id ORDER BY scanned_at, origin) = 1")
@@ -80,7 +80,7 @@ def refresh(out_dir: str | Path, suppressions: Path | None = None, baseline: Pat
 
 
 def _refresh(out_dir: str | Path, suppressions: Path | None, baseline: Path | None) -> Path:
-    from pipeline.triage import load_baseline, load_suppressions, load_tables
+    from pipeline.analyst.triage import load_baseline, load_suppressions, load_tables
 
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)

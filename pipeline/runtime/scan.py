@@ -1,6 +1,6 @@
 """Batch scans: files in, findings in Parquet + DuckDB out. The Python API under `phiscan scan`.
 
-    from pipeline.scan import scan_paths
+    from pipeline.runtime.scan import scan_paths
     summary = scan_paths(["logs/"], out_dir="out", workers=2)
 
 Input is cut into units: whole files, and for large uncompressed line files,
@@ -26,14 +26,14 @@ from pathlib import Path
 
 import orjson
 
-from connectors import duckdb as catalog
+from pipeline.storage import catalog
 from connectors.files import GZIP_MAGIC, ZSTD_MAGIC, ByteRange, iter_input_files, split_lines_file
-from connectors.parquet import ParquetStore
+from pipeline.storage.parquet import ParquetStore
 from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_format
 from pipeline.config import Config
-from pipeline.engine import ScanEngine, tune_gc
-from pipeline.fingerprint import Fingerprinter, resolve_key
-from pipeline.model import BadRecord, Event, Skipped
+from pipeline.engine.scanner import ScanEngine, tune_gc
+from pipeline.engine.fingerprint import Fingerprinter, resolve_key
+from core.model import BadRecord, Event, Skipped
 
 log = logging.getLogger("phiscan")
 UNIT_BYTES = 4 << 20

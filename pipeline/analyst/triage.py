@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.model import ENTITY_TYPES
+from core.model import ENTITY_TYPES
 
 DEFAULT_SUPPRESSIONS = Path("config/suppressions.yaml")
 DEFAULT_BASELINE = Path("config/baseline.yaml")
@@ -166,7 +166,7 @@ def top_offenders(out_dir: Path, *, source: str | None = None, project: str | No
                   include_suppressed: bool = False, limit: int = 25,
                   suppressions: Path | None = None, baseline: Path | None = None) -> tuple[list[str], list[tuple]]:
     """Offenders (with the field keys seen) filtered like the CLI flags, worst first."""
-    from connectors import duckdb as catalog
+    from pipeline.storage import catalog
 
     where, params = ["true"], []
     for col, val in (("source", source), ("project", project), ("entity_type", entity)):
@@ -198,7 +198,7 @@ def top_offenders(out_dir: Path, *, source: str | None = None, project: str | No
 
 def take_baseline(out_dir: Path, path: Path, suppressions: Path | None = None) -> int:
     """Snapshot today's offenders as accepted: later only new ones fail `--fail-on-new`."""
-    from connectors import duckdb as catalog
+    from pipeline.storage import catalog
 
     con = catalog.connect(out_dir, suppressions=suppressions)
     try:
@@ -211,7 +211,7 @@ def take_baseline(out_dir: Path, path: Path, suppressions: Path | None = None) -
 
 
 def count_new(out_dir: Path, suppressions: Path | None = None, baseline: Path | None = None) -> int:
-    from connectors import duckdb as catalog
+    from pipeline.storage import catalog
 
     con = catalog.connect(out_dir, suppressions=suppressions, baseline=baseline)
     try:
@@ -237,7 +237,7 @@ def purge(out_dir: Path, before: date) -> dict[str, int]:
                 shutil.rmtree(part)
                 n += 1
         removed[kind] = n
-    from connectors import duckdb as catalog
+    from pipeline.storage import catalog
 
     catalog.refresh(out_dir)
     return removed

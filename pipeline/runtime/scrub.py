@@ -28,10 +28,10 @@ import orjson
 from connectors import documents
 from connectors.files import open_decompressed
 from pipeline.config import ScrubConfig
-from pipeline.engine import ScanEngine
-from pipeline.fingerprint import normalize
-from pipeline.model import BadRecord, Event, Finding, FlaggedEvent
-from pipeline.paths import parse as parse_path
+from pipeline.engine.scanner import ScanEngine
+from pipeline.engine.fingerprint import normalize
+from core.model import BadRecord, Event, Finding, FlaggedEvent
+from core.paths import parse as parse_path
 
 log = logging.getLogger("phiscan")
 
@@ -189,11 +189,11 @@ def _is_ndjson(data: bytes) -> bool:
 
 def scrub_file_cli(src: Path, dst: Path, fmt: str, config, findings_dir: str | None) -> FileScrubSummary:
     """`phiscan scrub INPUT --out OUTPUT`: the engine and scrubber a config describes, findings optional."""
-    from connectors import duckdb as catalog
-    from connectors.parquet import ParquetStore
+    from pipeline.storage import catalog
+    from pipeline.storage.parquet import ParquetStore
     from connectors.registry import resolve_format
-    from pipeline.fingerprint import resolve_key
-    from pipeline.scan import build_engine
+    from pipeline.engine.fingerprint import resolve_key
+    from pipeline.runtime.scan import build_engine
 
     concrete = resolve_format(src, fmt)
     key_dir = Path(findings_dir) if findings_dir else dst.parent

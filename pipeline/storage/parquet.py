@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.model import BadRecord, Finding, FlaggedEvent
+from core.model import BadRecord, Finding, FlaggedEvent
 
 TS = pa.timestamp("us", tz="UTC")
 

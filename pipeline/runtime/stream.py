@@ -27,10 +27,10 @@ from datetime import datetime, timezone
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
 from connectors import documents
-from connectors.parquet import ParquetStore
-from pipeline.engine import ScanEngine
-from pipeline.model import BadRecord, Event
-from pipeline.scrub import Scrubber, scrub_bytes
+from pipeline.storage.parquet import ParquetStore
+from pipeline.engine.scanner import ScanEngine
+from core.model import BadRecord, Event
+from pipeline.runtime.scrub import Scrubber, scrub_bytes
 
 log = logging.getLogger("phiscan")
 
@@ -283,8 +283,8 @@ def run_kafka(config, *, bootstrap: str | None, topics: Sequence[str], group_id:
     from kafka import KafkaConsumer, KafkaProducer
 
     from connectors.kafka import consumer_settings, producer_settings, redacted
-    from pipeline.fingerprint import resolve_key
-    from pipeline.scan import build_engine
+    from pipeline.engine.fingerprint import resolve_key
+    from pipeline.runtime.scan import build_engine
 
     csettings = consumer_settings(config.kafka, bootstrap, group_id, consumer_cli)
     quarantine_topic = quarantine_topic or config.kafka.quarantine_topic
@@ -307,7 +307,7 @@ def run_kafka(config, *, bootstrap: str | None, topics: Sequence[str], group_id:
         runner.install_signal_handlers()
     stats = runner.run()
     if out_dir:
-        from connectors import duckdb as catalog
+        from pipeline.storage import catalog
 
         catalog.refresh(out_dir)
     return stats

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from detectors.entities import HEALTH_INFO, IDENTIFIERS, SECRETS, SEVERITY, SEVERITY_RANK
-from pipeline.model import Event, FlaggedEvent, Finding
+from core.model import Event, FlaggedEvent, Finding
 
 # Identifiers a provider or payer issues: their presence says "this is a patient".
 MEDICAL_IDS = frozenset({"MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID"})

@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from connectors import duckdb as catalog
+from pipeline.storage import catalog
 
 CONTROLS = [
     ("SOC 2 CC6.1", "Logical access: credentials and keys are protected",

@@ -24,11 +24,11 @@ from detectors.keyhints import DEFAULT_KEY_HINTS, KeyHintDetector
 from detectors.registry import deny_recognizers
 from detectors.noise import is_machine_value
 from pipeline.config import Config, Selector
-from pipeline.fingerprint import Fingerprinter, preview
-from pipeline.model import BadRecord, Event, FlaggedEvent, Finding, Match
-from pipeline.verdict import Verdicts
-from pipeline.paths import LimitExceeded, iter_leaves, normalize_key
-from pipeline.views import View, expand
+from pipeline.engine.fingerprint import Fingerprinter, preview
+from core.model import BadRecord, Event, FlaggedEvent, Finding, Match
+from pipeline.engine.verdict import Verdicts
+from core.paths import LimitExceeded, iter_leaves, normalize_key
+from pipeline.engine.views import View, expand
 
 _INDEX = re.compile(r"\[\d+\]")
 

@@ -37,11 +37,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors import documents
-from connectors.parquet import ParquetStore
+from pipeline.storage.parquet import ParquetStore
 from pipeline.config import Config
-from pipeline.engine import ScanEngine
-from pipeline.model import BadRecord, Event
-from pipeline.scrub import Scrubber, scrub_bytes
+from pipeline.engine.scanner import ScanEngine
+from core.model import BadRecord, Event
+from pipeline.runtime.scrub import Scrubber, scrub_bytes
 
 log = logging.getLogger("phiscan")
 RETRY_AFTER = "5"
@@ -347,7 +347,7 @@ def create_app(config: Config, engine: ScanEngine, hmac_key: bytes) -> Starlette
         yield
         await app.state.ingest.close()
         if cfg.out_dir:
-            from connectors import duckdb as catalog
+            from pipeline.storage import catalog
 
             await run_in_threadpool(catalog.refresh, cfg.out_dir)
 
@@ -357,8 +357,8 @@ def create_app(config: Config, engine: ScanEngine, hmac_key: bytes) -> Starlette
 def serve(config: Config, host: str, port: int) -> None:
     import uvicorn
 
-    from pipeline.fingerprint import resolve_key
-    from pipeline.scan import build_engine
+    from pipeline.engine.fingerprint import resolve_key
+    from pipeline.runtime.scan import build_engine
 
     out = Path(config.serve.out_dir) if config.serve.out_dir else None
     engine = build_engine(config, out)

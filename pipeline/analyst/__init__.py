@@ -1,0 +1,1 @@
+"""The analyst side: triage, fix suggestions, reports, evaluation and queries over stored findings."""

@@ -1,0 +1,1 @@
+"""Detection over events: field walking, decoded views, verdicts, fingerprints and redaction operators."""

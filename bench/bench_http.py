@@ -29,7 +29,7 @@ import orjson  # noqa: E402
 import uvicorn  # noqa: E402
 
 from pipeline.config import Config  # noqa: E402
-from pipeline.runtime.scan import build_engine  # noqa: E402
+from pipeline.runtime.build import build  # noqa: E402
 from pipeline.runtime.serve import create_app  # noqa: E402
 from samples.generate import generate  # noqa: E402
 from tests.kafka_broker import free_port  # noqa: E402
@@ -43,12 +43,12 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--batch", type=int, default=20, help="drain records per request (Vercel batches)")
     args = ap.parse_args()
-    os.environ.setdefault("PHISCAN_FINGERPRINT_KEY", "bench-key")
+    os.environ.setdefault("PHISCAN_FINGERPRINT_KEY", "bench-key-not-a-secret")
     out = tempfile.mkdtemp(prefix="phiscan-http-bench-")
     config = Config.model_validate({"serve": {"vercel": {"secret": SECRET}, "out_dir": out, "max_concurrent": 64}})
-    engine = build_engine(config, out)
+    runtime = build(config, out_dir=out)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config, engine, b"bench"), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port,
                                            log_level="error", access_log=False))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

@@ -50,12 +50,11 @@ def main() -> None:
         broker.produce("bench", values)
         from kafka import KafkaConsumer
 
-        from pipeline.storage.parquet import ParquetStore
+        from pipeline.runtime.build import build
 
         consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="bench", enable_auto_commit=False,
                                  auto_offset_reset="earliest", **TEST_CONSUMER)
-        runner = StreamRunner(consumer, build_engine(config, tmp), "vercel", store=ParquetStore(tmp / "consume-out"),
-                              topics=["bench"], batch_max_events=config.kafka.batch_max_events,
+        runner = StreamRunner(consumer, build(config, out_dir=tmp / "consume-out"), "vercel", topics=["bench"], batch_max_events=config.kafka.batch_max_events,
                               batch_max_seconds=config.kafka.batch_max_seconds, max_events=args.events)
         stats = runner.run()
         consume_s = time.monotonic() - runner.assigned_at

@@ -26,6 +26,32 @@ class FileConnector(Protocol):
         """The events held by one parsed record (several for batch bodies)."""
 
 
+def events_of(connector: FileConnector, record: RawRecord) -> list[Event | BadRecord | Skipped]:
+    """Every event of one record, with every byte of the record covered, and never an exception.
+
+    A connector picks the events out of a record (the items of a batch body, the event of a
+    webhook); what it leaves around them (the batch's `api_key`, a webhook's `actor`, envelope
+    and item headers, OTLP resource attributes) can hold values too. That remainder becomes a
+    *wrapper* event over the record's root whose walk skips the events' payloads, so the scan
+    sees all of it once and the scrubber edits it in place. A connector that fails on a record
+    (poison input of the right shape: `resource: "x"`) gives one `BadRecord` for it.
+    """
+    try:
+        items = list(connector.events(record))
+    except Exception as exc:  # noqa: BLE001 - any failure of a connector on one record is bad input
+        return [BadRecord(connector.name, record.origin, f"unreadable {connector.name} record ({type(exc).__name__})",
+                          record.size)]
+    root = connector.wrapper(record) if hasattr(connector, "wrapper") else record.value
+    events = [i for i in items if isinstance(i, Event)]
+    covered = frozenset(id(e.payload) for e in events)
+    if isinstance(root, (dict, list)) and id(root) not in covered:
+        first = events[0] if events else None
+        items.append(Event(source=first.source if first else connector.name, event_id=record.origin,
+                           origin=record.origin, payload=root, timestamp=first.timestamp if first else None,
+                           project=first.project if first else None, size=0, exclude=covered, wrapper=True))
+    return items
+
+
 def epoch_to_datetime(value: Any) -> datetime | None:
     """A timestamp in s, ms or µs since the epoch (number or numeric string) as aware UTC."""
     try:
@@ -49,9 +75,10 @@ def iso_to_datetime(value: Any) -> datetime | None:
         return epoch_to_datetime(value)
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        # as UTC here, once: a year-1 timestamp in another zone cannot be, and is no event time
+        return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def url_path(url: Any) -> str | None:

@@ -1,19 +1,30 @@
-"""One body of bytes (a Kafka record value, an HTTP request body, a small file) as a document.
+"""One body of bytes (a Kafka record, an HTTP request body, a file) as a document: decoded and encoded back.
 
-A document is parsed once into records, turned into events by the format's
-connector, and (for scrubbing) serialized back in its own layout after the
-events' payloads were changed in place: a JSON object stays an object, an
-array an array, NDJSON stays NDJSON, an envelope stays an envelope with its
-item lengths recomputed, and binary envelope items pass or drop as told.
+The codec is symmetric: `parse` decodes a document into records and their events,
+and `encode` writes the same document back in its own layout from the very
+objects the events point into. A JSON object stays an object, an array an array,
+NDJSON stays NDJSON, plain lines stay lines, and an envelope stays an envelope
+whose header and item headers are written from their parsed (and scrubbed) dicts
+with item lengths recomputed.
+
+Every byte that `encode` writes comes from an object some event covers: the
+events a connector picks out, plus one wrapper event per record for what lies
+around them (see `connectors.base.events_of`), plus a `meta` event for a Kafka
+record's key and headers. So a scrub that edits what the scan found leaves no
+unscanned byte in the output. What cannot be accounted for raises
+`DocumentError` and is quarantined by the caller; binary envelope items are the
+one exception, dropped unless `keep_binary` is asked for (then they pass unscanned,
+by the user's choice).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
+from connectors.base import events_of
 from connectors.files import RawRecord, _looks_like_envelope
 from connectors.registry import CONNECTORS, TEXT_FORMATS, detect_format
 from connectors.sentry import EnvelopeError, EnvelopeItem, is_json_item, split_envelope
@@ -26,21 +37,60 @@ class DocumentError(ValueError):
 
 @dataclass
 class Document:
-    """Parsed bytes: the layout, the records, and what is needed to write them back."""
+    """A parsed body: its layout, records and events, and what `encode` writes them back from."""
 
     fmt: str
     layout: str  # "object" | "array" | "ndjson" | "envelope" | "lines"
     records: list[RawRecord]
-    envelope_header: bytes = b""
+    items: list[Event | BadRecord | Skipped] = field(default_factory=list)
+    envelope_header: dict | None = None
     envelope_items: list[tuple[dict, bytes | None]] = field(default_factory=list)  # (item header, raw binary)
+    line_payloads: list[dict] = field(default_factory=list)  # lines: the `{"message": line}` each event edits
+    meta: dict | None = None  # a Kafka record's key and headers, as text: {"key": str | None, "headers": [[k, v]]}
+
+    @property
+    def events(self) -> list[Event]:
+        return [i for i in self.items if isinstance(i, Event)]
+
+    @property
+    def bad(self) -> list[BadRecord]:
+        return [i for i in self.items if isinstance(i, BadRecord)]
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        return [i for i in self.items if isinstance(i, Skipped)]
 
 
 def _json_error(exc: Exception) -> str:
     return f"invalid JSON ({str(exc).split(':')[0]})"
 
 
-def parse(data: bytes, fmt: str, origin: str, *, max_bytes: int = 1 << 20) -> Document:
-    """Parse one body. Raises DocumentError (with a content-free reason)."""
+def parse(data: bytes | None, fmt: str, origin: str, *, max_bytes: int = 1 << 20,
+          key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None) -> Document:
+    """Decode one body (and a Kafka record's `key` and `headers`). Raises DocumentError (content-free reason).
+
+    `data=None` is a Kafka tombstone: a deletion marker with no value, so nothing but its
+    key and headers to scan; it is written back as a tombstone.
+    """
+    if data is None:
+        doc = Document(fmt if fmt in CONNECTORS else "kafka", "tombstone", [])
+    else:
+        doc = _decode(data, fmt, origin, max_bytes)
+    connector = CONNECTORS.get(doc.fmt)
+    for rec in doc.records:
+        doc.items.extend(events_of(connector, rec))
+    if doc.layout == "lines":
+        doc.line_payloads = [e.payload for e in doc.events]
+        if len(doc.line_payloads) != len(doc.records):
+            raise DocumentError("lines not accounted for")  # every line must be an event to be written back
+    if key is not None or headers:
+        doc.meta = _meta(key, headers or [])
+        doc.items.append(Event(source=doc.fmt, event_id=f"{origin}#record", origin=origin, payload=doc.meta,
+                               wrapper=True))
+    return doc
+
+
+def _decode(data: bytes, fmt: str, origin: str, max_bytes: int) -> Document:
     if len(data) > max_bytes:
         raise DocumentError(f"record over {max_bytes} bytes")
     if not data.strip():
@@ -48,9 +98,12 @@ def parse(data: bytes, fmt: str, origin: str, *, max_bytes: int = 1 << 20) -> Do
     if fmt in ("auto", "sentry") and _looks_like_envelope(data[:65536]):
         return _parse_envelope(data, origin)
     if fmt in TEXT_FORMATS:
-        text = data.decode("utf-8", "replace")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DocumentError("invalid UTF-8") from None
         recs = [RawRecord(line, f"{origin}:{i}", len(line), origin, i, "lines")
-                for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+                for i, line in enumerate(text.split("\n"), 1) if line.strip()]
         return Document(fmt, "lines", recs)
     if b"\x00" in data:
         raise DocumentError("binary data, not JSON")
@@ -67,6 +120,8 @@ def parse(data: bytes, fmt: str, origin: str, *, max_bytes: int = 1 << 20) -> Do
         except orjson.JSONDecodeError as exc2:
             raise DocumentError(_json_error(exc2)) from None
         layout = "ndjson"
+    if not isinstance(docs[0], (dict, list)):
+        raise DocumentError(f"expected a JSON object or array, got {type(docs[0]).__name__}")
     concrete = fmt if fmt != "auto" else detect_format(docs[0])
     if concrete is None:
         raise DocumentError("unrecognised format")
@@ -89,13 +144,14 @@ def _fits(connector, value) -> bool:
 
 
 def _parse_envelope(data: bytes, origin: str) -> Document:
-    header_line = data.split(b"\n", 1)[0]
     records: list[RawRecord] = []
     items: list[tuple[dict, bytes | None]] = []
     try:
         header, parts = split_envelope(data)
         for index, (item_header, payload) in enumerate(parts):
             if not is_json_item(item_header):
+                records.append(RawRecord(EnvelopeItem(header, item_header, None, index, len(payload)),
+                                         f"{origin}#item{index}", len(payload), origin, index, "envelope"))
                 items.append((item_header, payload))
                 continue
             try:
@@ -107,34 +163,46 @@ def _parse_envelope(data: bytes, origin: str) -> Document:
             items.append((item_header, None))
     except EnvelopeError as exc:
         raise DocumentError(str(exc)) from None
-    return Document("sentry", "envelope", records, header_line, items)
+    if not records:  # a header alone: still scanned, through a record that writes nothing itself
+        records.append(RawRecord(EnvelopeItem(header, {}, None, 0), f"{origin}#header", 0, origin, 0, "envelope"))
+    return Document("sentry", "envelope", records, envelope_header=header, envelope_items=items)
 
 
-def events(doc: Document) -> Iterator[Event | BadRecord | Skipped]:
-    connector = CONNECTORS[doc.fmt]
-    for rec in doc.records:
-        yield from connector.events(rec)
-    for item_header, binary in doc.envelope_items:
-        if binary is not None:
-            yield Skipped(doc.fmt, doc.records[0].file if doc.records else "",
-                          f"binary or unscanned envelope item ({item_header.get('type', 'untyped')})", len(binary))
+def _meta(key: bytes | None, headers: list[tuple[str, bytes]]) -> dict:
+    """A Kafka record's key and header values as text, so they are scanned and scrubbed like any field."""
+    try:
+        return {"key": key.decode("utf-8") if key is not None else None,
+                "headers": [[str(name), value.decode("utf-8") if value is not None else None]
+                            for name, value in headers]}
+    except UnicodeDecodeError:
+        raise DocumentError("record key or header is not UTF-8 text (cannot be scanned)") from None
 
 
-def serialize(doc: Document, *, keep_binary: bool = False) -> bytes:
-    """The document's bytes in its own layout, from its (possibly scrubbed) records."""
+def meta_out(doc: Document) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    """The (scrubbed) key and headers of a Kafka record, as the producer sends them."""
+    meta = doc.meta or {"key": None, "headers": []}
+    key = meta.get("key")
+    headers = [(str(h[0]), (h[1] or "").encode()) for h in meta.get("headers") or () if isinstance(h, list) and h]
+    return (key.encode() if isinstance(key, str) else None), headers
+
+
+def encode(doc: Document, *, keep_binary: bool = False) -> bytes | None:
+    """The document's bytes in its own layout, from its (possibly scrubbed) objects (None: a tombstone)."""
+    if doc.layout == "tombstone":
+        return None
     if doc.layout == "lines":
-        return b"".join(r.value.encode() + b"\n" for r in doc.records)
+        return b"".join(_line(p).encode() + b"\n" for p in doc.line_payloads)
     if doc.layout == "ndjson":
         return b"".join(orjson.dumps(r.value) + b"\n" for r in doc.records)
     if doc.layout == "array" and not CONNECTORS[doc.fmt].documents:
         return orjson.dumps([r.value for r in doc.records])
     if doc.layout in ("object", "array"):
         return orjson.dumps(doc.records[0].value)
-    out = [doc.envelope_header.strip()]
-    json_items = iter(doc.records)
+    out = [orjson.dumps(doc.envelope_header or {})]
+    json_items = iter(r.value for r in doc.records if r.value.payload is not None)
     for item_header, binary in doc.envelope_items:
         if binary is None:
-            payload = orjson.dumps(next(json_items).value.payload)
+            payload = orjson.dumps(next(json_items).payload)
         elif keep_binary:
             payload = binary
         else:
@@ -142,3 +210,8 @@ def serialize(doc: Document, *, keep_binary: bool = False) -> bytes:
         out.append(orjson.dumps({**item_header, "length": len(payload)}))
         out.append(payload)
     return b"\n".join(out) + b"\n"
+
+
+def _line(payload: Any) -> str:
+    message = payload.get("message") if isinstance(payload, dict) else None
+    return message if isinstance(message, str) else ""

@@ -54,8 +54,10 @@ class GA4:
             yield BadRecord(self.name, record.origin, f"expected a GA4 row object, got {type(row).__name__}",
                             record.size)
             return
-        if record.layout == "table":
-            row = _ints_as_strings(row)
+        if record.layout == "table":  # in place: the payload must stay the record itself
+            converted = _ints_as_strings(row)
+            row.clear()
+            row.update(converted)
         project = row.get("stream_id") or row.get("property_id")
         yield Event(source=self.name, event_id=file_position_id(record), origin=record.origin, payload=row,
                     timestamp=epoch_to_datetime(row.get("event_timestamp")),

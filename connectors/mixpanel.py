@@ -56,13 +56,16 @@ class Mixpanel:
             yield BadRecord(self.name, record.origin, f"expected a Mixpanel event object, got {type(ev).__name__}",
                             record.size)
             return
+        # `properties` as JSON text is read here for the event's metadata only: the payload stays the
+        # record itself (the engine decodes the JSON view), so a scrub edits the text that is written back
+        meta = ev
         if isinstance(ev.get("properties"), str):
             try:
-                ev = {**ev, "properties": orjson.loads(ev["properties"])}
+                meta = {**ev, "properties": orjson.loads(ev["properties"])}
             except orjson.JSONDecodeError:
                 pass
-        props = ev.get("properties") if isinstance(ev.get("properties"), dict) else {}
-        yield Event(source=self.name, event_id=mixpanel_event_id(ev, record.origin), origin=record.origin, payload=ev,
+        props = meta.get("properties") if isinstance(meta.get("properties"), dict) else {}
+        yield Event(source=self.name, event_id=mixpanel_event_id(meta, record.origin), origin=record.origin, payload=ev,
                     timestamp=epoch_to_datetime(props.get("time", ev.get("time"))),
                     project=str(props["mp_project_id"]) if "mp_project_id" in props else None,
                     route=url_path(props.get("$current_url")), size=record.size)

@@ -34,8 +34,11 @@ def is_posthog_event(value: Any) -> bool:
 
 
 def parse_json_columns(row: dict) -> dict:
-    """Export rows with JSON-text columns turned into the objects they hold (text kept if not JSON)."""
-    out = dict(row)
+    """Export rows with JSON-text columns turned into the objects they hold (text kept if not JSON).
+
+    In place: the row is the record (a table row read for us), so the event's payload stays the record.
+    """
+    out = row
     for col in JSON_TEXT_COLUMNS:
         val = out.get(col)
         if isinstance(val, str) and val[:1] in ("{", "["):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.base import FileConnector
+from connectors.base import FileConnector, events_of
 from connectors.files import ByteRange, RawRecord, read_json_records, read_range, read_text_lines, sniff_layout
 from connectors.ga4 import GA4
 from connectors.lines import TextLines
@@ -53,9 +53,13 @@ class FormatError(ValueError):
 
 
 def _sniff(connector: FileConnector, value: Any) -> bool:
-    if isinstance(value, list) and not getattr(connector, "documents", False):
-        return bool(value) and connector.sniff(value[0])
-    return connector.sniff(value)
+    """Whether a value looks like the connector's format; a sniffer's error on odd input is a no."""
+    try:
+        if isinstance(value, list) and not getattr(connector, "documents", False):
+            return bool(value) and bool(connector.sniff(value[0]))
+        return bool(connector.sniff(value))
+    except Exception:  # noqa: BLE001 - `"type": [...]` made a sniffer raise: not this format
+        return False
 
 
 def detect_format(value: object, allowed: set[str] | None = None) -> str | None:
@@ -78,14 +82,17 @@ def _records(path: Path, layout: str, source: str, max_record_bytes: int, split_
     return read_json_records(path, source, max_record_bytes=max_record_bytes, split_arrays=split_arrays)
 
 
-def _first_value(path: Path, layout: str) -> Any:
-    for rec in _records(path, layout, "unknown", 1 << 30, split_arrays=False):
+def _first_value(path: Path, layout: str, max_record_bytes: int, look: int = 100) -> Any:
+    """The first good record among the first `look`, each read no further than the record limit."""
+    for i, rec in enumerate(_records(path, layout, "unknown", max_record_bytes, split_arrays=False)):
         if isinstance(rec, RawRecord):
             return rec.value
+        if i >= look:
+            break
     return None
 
 
-def resolve_format(path: Path, fmt: str = "auto") -> str:
+def resolve_format(path: Path, fmt: str = "auto", max_record_bytes: int = 1 << 20) -> str:
     """The concrete format of a file: `fmt` itself (checked), or the one its first record shows.
 
     Raises FormatError when nothing recognises it, or when an explicit format
@@ -100,7 +107,7 @@ def resolve_format(path: Path, fmt: str = "auto") -> str:
                           f"{', '.join(sorted(allowed))}); try --format auto")
     if layout == "text":
         return "lines"
-    first = _first_value(path, layout)
+    first = _first_value(path, layout, max_record_bytes)
     if first is None:
         return fmt if fmt != "auto" else next(iter(allowed or {"vercel"}))
     if fmt != "auto":
@@ -136,7 +143,7 @@ def read_events(path: Path, fmt: str = "auto", *, max_record_bytes: int = 1 << 2
                            split_arrays=not getattr(connector, "documents", False))
     for rec in records:
         if isinstance(rec, RawRecord):
-            yield from connector.events(rec)
+            yield from events_of(connector, rec)
         elif isinstance(rec, BadRecord):
             yield BadRecord(connector.name, rec.origin, rec.reason, rec.size)
         else:

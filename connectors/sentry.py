@@ -42,8 +42,9 @@ class EnvelopeItem:
 
     header: dict
     item_header: dict
-    payload: Any
+    payload: Any  # None for a binary item (attachment, replay): skipped, never decoded as text
     index: int
+    binary_size: int = 0
 
 
 def _dsn_project(dsn: Any) -> str | None:
@@ -118,9 +119,9 @@ def parse_envelope(data: bytes, name: str, source: str, max_item_bytes: int
         for index, (item_header, payload) in enumerate(items):
             origin = f"{name}#item{index}"
             item_type = str(item_header.get("type", ""))
-            if not is_json_item(item_header):
-                yield Skipped(source, origin, f"binary or unscanned envelope item ({item_type or 'untyped'})",
-                              len(payload))
+            if not is_json_item(item_header):  # its header is still scanned (the connector skips the body)
+                yield RawRecord(EnvelopeItem(header, item_header, None, index, len(payload)), origin, len(payload),
+                                name, index, "envelope")
             elif len(payload) > max_item_bytes:
                 yield BadRecord(source, origin, f"record over {max_item_bytes} bytes", len(payload))
             else:
@@ -179,9 +180,22 @@ class Sentry:
             return True
         return isinstance(value, list) and bool(value) and all(is_event(v) for v in value[:3])
 
-    def events(self, record: RawRecord) -> Iterator[Event | BadRecord | Skipped]:
+    def wrapper(self, record: RawRecord) -> Any:
+        """What of a record surrounds its events: for an envelope item, its header, and on the first
+        item the envelope header (`dsn`, `trace.user_id`, `trace.transaction` can hold values)."""
         value = record.value
         if isinstance(value, EnvelopeItem):
+            return {"envelope": value.header, "item": value.item_header} if value.index == 0 \
+                else {"item": value.item_header}
+        return value
+
+    def events(self, record: RawRecord) -> Iterator[Event | BadRecord | Skipped]:
+        value = record.value
+        if isinstance(value, EnvelopeItem) and value.payload is None:
+            item_type = str(value.item_header.get("type", "")) or "untyped"
+            yield Skipped(self.name, record.origin, f"binary or unscanned envelope item ({item_type})",
+                          value.binary_size)
+        elif isinstance(value, EnvelopeItem):
             yield self._event(value.payload, record.origin, record.size, value.header)
         elif _is_webhook(value):
             data = value["data"]

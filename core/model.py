@@ -31,6 +31,10 @@ class Event:
     project: str | None = None
     route: str | None = None
     size: int = 0
+    # ids of containers inside `payload` that other events of the same record cover: a record's
+    # wrapper (batch body, webhook, envelope headers) is an event of its own whose walk skips them
+    exclude: frozenset[int] = frozenset()
+    wrapper: bool = False  # True: the record's fields outside its events (scanned, not counted as an event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,10 @@ class Finding:
     scanned_at: datetime
     severity: str = "low"
     field_key: str | None = None
+    # where the raw value is, for the scrubber only: (index of the event in the scanned batch, raw field
+    # path, whether it is a key). Never stored: a key that is a value would be raw there; `field_path`
+    # is the stored, templated form, and `event_id` may be a keyed hash of an id that held a value
+    location: tuple[int, str, bool] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,7 @@ class FlaggedEvent:
     reason: str
     findings: int
     scanned_at: datetime
+    index: int = field(default=-1, compare=False, repr=False)  # the event's place in its scanned batch
 
 
 ENTITY_TYPES: tuple[str, ...] = (

@@ -17,6 +17,8 @@ from typing import Any
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_$@:\-/#*+!?%&=~^|<>,;()'{}]+")
 _UNSAFE = re.compile(r"[.\[\]\"\s]")
+# keys of this shape are names, not values: they are not scanned (`$current_url`, `user-agent`, `x_id`)
+IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z_$\-]{0,63}|[A-Za-z_$][A-Za-z0-9_$\-]{0,31}")
 
 
 class LimitExceeded(ValueError):
@@ -120,6 +122,7 @@ class Leaf:
     key: str | None
     text: str
     numeric: bool = False
+    is_key: bool = False  # the text is a mapping key (a key can be a value: `{"jane@x.com": {...}}`)
 
 
 def iter_leaves(
@@ -130,14 +133,18 @@ def iter_leaves(
     max_fields: int = 10_000,
     base: str = "",
     skip: frozenset[str] = frozenset(),
+    exclude: frozenset[int] = frozenset(),
+    keys: bool = True,
 ) -> Iterator[Leaf]:
     """Every string leaf of `payload` with its path; numbers only under `numeric_keys`.
 
     `numeric_keys` holds normalized key names (see `normalize_key`) whose numeric
     values are scanned as text: a bare `ssn: 123456789` is still an SSN.
     Paths in `skip` are neither yielded nor descended into (field selectors
-    that skip a whole subtree). Raises LimitExceeded past `max_depth` nesting or
-    `max_fields` leaves.
+    that skip a whole subtree), and containers whose `id()` is in `exclude` are not
+    entered (another event of the same record covers them). With `keys`, mapping keys
+    that are not plain identifiers are yielded too (`is_key`), since a key can be a
+    value. Raises LimitExceeded past `max_depth` nesting or `max_fields` leaves.
     """
     count = 0
     # (path, key, node, depth, named): `named` is the key a whole subtree answers to, for
@@ -155,6 +162,8 @@ def iter_leaves(
         elif isinstance(node, dict):
             if depth >= max_depth:
                 raise LimitExceeded(f"nesting deeper than {max_depth}")
+            if exclude and depth and id(node) in exclude:
+                continue
             kv_name = node.get("key") if "value" in node and isinstance(node.get("key"), str) else None
             items = list(node.items())
             for k, v in reversed(items):
@@ -164,7 +173,14 @@ def iter_leaves(
                     count += 1
                     continue
                 stack.append((child, k, v, depth + 1, kv_name if k == "value" and kv_name else named))
+                if keys and k and not IDENTIFIER.fullmatch(k):
+                    count += 1
+                    if count > max_fields:
+                        raise LimitExceeded(f"more than {max_fields} fields")
+                    yield Leaf(child, key, k, is_key=True)
         elif isinstance(node, list):
+            if exclude and depth and id(node) in exclude:
+                continue
             if depth >= max_depth:
                 raise LimitExceeded(f"nesting deeper than {max_depth}")
             pair = len(node) == 2 and isinstance(node[0], str) and not isinstance(node[1], (dict, list))

@@ -218,6 +218,7 @@ class SentryWebhookRoute(_Strict):
 
     enabled: bool = False
     client_secret: str | None = Field(None, description="prefer PHISCAN_SENTRY_CLIENT_SECRET")
+    max_age_seconds: int = Field(300, ge=1, description="older Sentry-Hook-Timestamp (or a seen Request-ID): 403")
 
 
 class ServeConfig(_Strict):
@@ -227,6 +228,7 @@ class ServeConfig(_Strict):
     max_body_bytes: int = Field(5 << 20, ge=1024)
     max_concurrent: int = Field(32, ge=1, description="requests in flight; past it: 429 with Retry-After")
     outbound_timeout_seconds: float = Field(5.0, gt=0)
+    read_timeout_seconds: float = Field(10.0, gt=0, description="a body not received in this time: 408")
     out_dir: str | None = Field(None, description="where findings are written (inline mode, tunnel, webhook)")
 
 
@@ -260,8 +262,11 @@ def load_config(path: str | Path | None = None) -> Config:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read config {p}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {p} is not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # the line and the problem only: the YAML's own message quotes the text
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"config {p} is not valid YAML{where}: {problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

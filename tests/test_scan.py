@@ -131,7 +131,7 @@ def test_appending_new_input_and_errors_table(engine, tmp_path):
 
 
 def test_cli_exit_codes(corpus, tmp_path, monkeypatch):
-    monkeypatch.setenv("PHISCAN_FINGERPRINT_KEY", "cli-test-key")
+    monkeypatch.setenv("PHISCAN_FINGERPRINT_KEY", "cli-test-key-not-a-secret")
     small = tmp_path / "one.ndjson"
     small.write_text((corpus / "drains" / "lambda.ndjson").read_text().splitlines()[0] + "\n")
     runner = CliRunner()

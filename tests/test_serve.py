@@ -64,7 +64,10 @@ class Upstream:
 
 def start(config: Config, engine):
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config, engine, b"test-key"), host="127.0.0.1", port=port,
+    from pipeline.runtime.build import build
+
+    runtime = build(config, out_dir=config.serve.out_dir, engine=engine)
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port,
                                            log_level="error", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -130,9 +133,11 @@ def test_vercel_signatures_and_verify_handshake(make_server, tmp_path):
     body = json.dumps(PHI_RECORDS).encode()
     bad = httpx.post(f"{url}/ingest/vercel", content=body, headers={"x-vercel-signature": "0" * 40})
     assert bad.status_code == 403 and not any(p in bad.text for p in PLANTED)
-    unsigned = httpx.post(f"{url}/ingest/vercel", content=body)
-    assert unsigned.status_code == 200 and unsigned.headers["x-vercel-verify"] == "vrf-123"
-    assert findings(tmp_path) == []  # the probe is not processed
+    empty_probe = httpx.post(f"{url}/ingest/vercel", content=b"")
+    assert empty_probe.status_code == 200 and empty_probe.headers["x-vercel-verify"] == "vrf-123"
+    unsigned = httpx.post(f"{url}/ingest/vercel", content=body)  # a body without a signature is no probe
+    assert unsigned.status_code == 403 and unsigned.headers["x-vercel-verify"] == "vrf-123"
+    assert findings(tmp_path) == []  # neither is processed
     ok = httpx.post(f"{url}/ingest/vercel", content=body, headers={"x-vercel-signature": sign(body)})
     assert ok.status_code == 200 and ok.json()["findings"] >= 3
     assert {e for _, e, _ in findings(tmp_path)} >= {"EMAIL_ADDRESS", "US_SSN", "PERSON"}

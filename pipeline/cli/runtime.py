@@ -13,7 +13,7 @@ from pipeline.cli import _config, _setup_logging, err_console, main, out_console
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output directory: Parquet findings and findings.duckdb.")
 @click.option("--format", "fmt", default="auto", show_default=True,
@@ -35,6 +35,7 @@ def scan(paths, out_dir, fmt, config_path, fail_on_findings, fail_on_new, suppre
     """Scan log files (Vercel drains: NDJSON, JSON arrays, objects; .gz/.zst) for PHI, PII and secrets."""
     from connectors.registry import FormatError
     from detectors.analyzer import ModelNotInstalled
+    from pipeline.config import ConfigError
     from pipeline.runtime.scan import default_workers, scan_paths
 
     _setup_logging(verbose or explain)
@@ -46,9 +47,7 @@ def scan(paths, out_dir, fmt, config_path, fail_on_findings, fail_on_new, suppre
             summary = scan_paths(list(paths), out_dir, fmt=fmt, config=config, explain=explain,
                                  workers=workers or default_workers(),
                                  on_progress=lambda n: progress.advance(task, n))
-    except FormatError as exc:
-        raise click.UsageError(str(exc)) from None
-    except ModelNotInstalled as exc:
+    except (FormatError, ModelNotInstalled, ConfigError) as exc:
         raise click.UsageError(str(exc)) from None
     _print_summary(summary)
     if fail_on_findings and summary.findings:
@@ -122,12 +121,14 @@ def _run_stream(config_path, verbose, consumer_config, producer_config, **kw):
     from connectors.kafka import KafkaSettingError, parse_pairs
     from pipeline.runtime.stream import run_kafka
 
+    from pipeline.config import ConfigError
+
     _setup_logging(verbose)
     config = _config(config_path)
     try:
         stats = run_kafka(config, consumer_cli=parse_pairs(consumer_config, "--consumer-config"),
                           producer_cli=parse_pairs(producer_config, "--producer-config"), **kw)
-    except KafkaSettingError as exc:
+    except (KafkaSettingError, ConfigError) as exc:
         raise click.UsageError(str(exc)) from None
     table = Table("measure", "value", title="phiscan stream")
     for name, value in [("records in", stats.records_in), ("events scanned", stats.events_in),
@@ -150,7 +151,8 @@ def consume(bootstrap_servers, topics, group_id, fmt, config_path, consumer_conf
 
 
 @main.command()
-@click.argument("input_path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("input_path", required=False,
+                type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--out", "output", default=None, help="Output file (file mode) or findings directory (Kafka mode).")
 @click.option("--findings", "findings_dir", default=None, type=click.Path(file_okay=False),
               help="File mode: also record findings in this directory.")
@@ -183,13 +185,32 @@ def scrub(input_path, output, findings_dir, to_topic, bootstrap_servers, topics,
         return
     if not output:
         raise click.UsageError("file mode needs --out OUTPUT")
-    from pipeline.runtime.scrub import scrub_file_cli
+    from connectors.registry import FormatError, resolve_format
+    from pipeline.runtime.scrub import scrub_file
 
     _setup_logging(verbose)
     config = _config(config_path)
-    summary = scrub_file_cli(input_path, Path(output), fmt, config, findings_dir)
+    runtime = _runtime(config, findings_dir)
+    try:
+        concrete = resolve_format(input_path, fmt, config.limits.max_record_bytes) if str(input_path) != "-" \
+            else (fmt if fmt != "auto" else "auto")
+    except FormatError as exc:
+        raise click.UsageError(str(exc)) from None
+    summary = scrub_file(input_path, Path(output), concrete, runtime)
+    runtime.refresh_catalog()
     out_console.print(f"records {summary.records:,}; clean {summary.clean:,}; quarantined {summary.quarantined:,}; "
-                      f"findings {len(summary.findings):,}")
+                      f"findings {summary.findings:,}")
+
+
+def _runtime(config, out_dir):
+    """The runtime a config describes; a bad fingerprint key is a usage error (exit 2), not a traceback."""
+    from pipeline.config import ConfigError
+    from pipeline.runtime.build import build
+
+    try:
+        return build(config, out_dir=out_dir)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 
@@ -207,4 +228,6 @@ def serve(host, port, config_path, out_dir, verbose):
     config = _config(config_path)
     if out_dir:
         config = config.model_copy(update={"serve": config.serve.model_copy(update={"out_dir": out_dir})})
-    run_server(config, host, port)
+    runtime = _runtime(config, config.serve.out_dir)
+    err_console.print(f"phiscan serve listening on http://{host}:{port}")
+    run_server(runtime, host, port)

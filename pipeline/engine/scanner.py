@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from detectors.analyzer import PresidioAnalyzer, Task, resolve_overlaps
@@ -27,10 +27,12 @@ from pipeline.config import Config, Selector
 from pipeline.engine.fingerprint import Fingerprinter, preview
 from core.model import BadRecord, Event, FlaggedEvent, Finding, Match
 from pipeline.engine.verdict import Verdicts
-from core.paths import LimitExceeded, iter_leaves, normalize_key
+from core.paths import IDENTIFIER, LimitExceeded, iter_leaves, join_index, join_key, normalize_key
+from core.paths import parse as parse_path
 from pipeline.engine.views import View, expand
 
 _INDEX = re.compile(r"\[\d+\]")
+_POSITION = re.compile(r"(?:(?:[:#]|#item|\[)\d+\]?)+$")
 
 
 def finding_id(source: str, event_id: str, field_path: str, start: int, end: int, entity_type: str) -> str:
@@ -45,6 +47,7 @@ class ScanResult:
     bad: list[BadRecord] = field(default_factory=list)
     flagged: list[FlaggedEvent] = field(default_factory=list)
     events: int = 0
+    bad_events: list[int] = field(default_factory=list)  # for each of `bad`, the event's place in the batch
 
 
 class SelectorIndex:
@@ -143,26 +146,59 @@ class ScanEngine:
 
         Work is per distinct leaf (profile, key, text): a value repeated across the batch,
         or seen in an earlier batch (bounded cache of `Hit`s, which hold no raw value), is
-        expanded and analyzed once.
+        expanded and analyzed once. Keys that are not plain names, routes, event ids and
+        projects are scanned too, so the descriptive columns of a finding are stored in
+        their templated form (`/api/users/[EMAIL_ADDRESS]`), never raw.
         """
-        result = ScanResult(events=len(events))
-        placed: list[tuple[int, str, bytes]] = []  # (event, field path, leaf digest)
-        fresh: dict[bytes, list[View]] = {}
-        tasks: list[Task] = []
-        owners: list[tuple[bytes, View]] = []
+        result = ScanResult(events=sum(1 for e in events if not e.wrapper))
+        batch = _Batch()
+        placed: list[tuple[int, str, bool, bytes]] = []  # (event, raw field path, is key, leaf digest)
+        labels: list[dict[str, bytes]] = []  # per event: descriptive column -> digest of its text
         for ei, event in enumerate(events):
-            mark = (len(placed), len(tasks))
+            mark = (len(placed), len(batch.tasks))
             try:
-                self._collect(ei, event, placed, fresh, tasks, owners)
+                self._collect(ei, event, placed, batch)
+                labels.append(self._labels(event, batch))
             except LimitExceeded as exc:
                 result.bad.append(BadRecord(event.source, event.origin, f"limit exceeded: {exc}", event.size))
+                result.bad_events.append(ei)
                 del placed[mark[0]:]
-                for digest, _ in owners[mark[1]:]:
-                    fresh.pop(digest, None)
-                del tasks[mark[1]:], owners[mark[1]:]
-        matches = self.analyzer.analyze(tasks)
-        per_leaf: dict[bytes, list[tuple[Match, str, View]]] = {d: [] for d in fresh}
-        for (digest, view), found in zip(owners, matches):
+                batch.rollback(mark[1])
+                labels.append({})
+        self._analyze(batch)
+        scanned_at = datetime.now(timezone.utc)
+        by_event: dict[int, list[tuple[str, bool, Hit]]] = {}
+        for ei, path, is_key, digest in placed:
+            hits = batch.hits.get(digest, ())
+            if hits and not (self.allow_paths and self._allowed_path(path)):
+                by_event.setdefault(ei, []).extend((path, is_key, h) for h in hits)
+        self._scan_keys({h.field_key for hits in by_event.values() for _, _, h in hits
+                         if h.field_key and not IDENTIFIER.fullmatch(h.field_key)}, batch)
+        for ei, hits in by_event.items():
+            event = self._safe_event(events[ei], labels[ei], batch)
+            key_templates = {path: template(_key_text(path), [h for p, k, h in hits if p == path and k])
+                             for path, is_key, _ in hits if is_key}
+            types = {h.entity_type for _, _, h in hits}
+            verdict = self.verdicts.decide(event, types)
+            for path, is_key, h in hits:
+                stored = _templated_path(path, key_templates) if key_templates else path
+                result.findings.append(Finding(
+                    finding_id=finding_id(event.source, event.event_id, stored, h.start, h.end, h.entity_type),
+                    event_id=event.event_id, source=event.source, origin=event.origin,
+                    event_time=event.timestamp, project=event.project, route=event.route,
+                    field_path=stored, start=h.start, end=h.end, entity_type=h.entity_type, score=h.score,
+                    detector=h.detector, fingerprint=h.fingerprint, preview=h.preview, scanned_at=scanned_at,
+                    severity=verdict.severity(h.entity_type),
+                    field_key=_safe_key(h.field_key, batch), location=(ei, path, is_key),
+                ))
+            result.flagged.append(replace(self.verdicts.flag(event, verdict, types, len(hits), scanned_at), index=ei))
+        return result
+
+    def _analyze(self, batch: _Batch) -> None:
+        """Run the analyzer over the batch's fresh views; their hits join the batch and the cache."""
+        matches = self.analyzer.analyze(batch.tasks)
+        per_leaf: dict[bytes, list[tuple[Match, str, View]]] = {d: [] for d in batch.fresh}
+        for (digest, view), found in zip(batch.owners, matches):
             for m in found:
                 value = view.text[m.start:m.end]
                 if self._allowed_value(value):
@@ -170,28 +206,75 @@ class ScanEngine:
                 rs, re_ = view.raw_span(m.start, m.end)
                 per_leaf[digest].append((Match(m.entity_type, rs, re_, m.score, m.detector), value, view))
         for digest, cands in per_leaf.items():
-            self._remember(digest, self._hits(cands))
-        scanned_at = datetime.now(timezone.utc)
-        by_event: dict[int, list[tuple[str, Hit]]] = {}
-        for ei, path, digest in placed:
-            hits = self._leaf_cache.get(digest) or ()
-            if hits and not (self.allow_paths and self._allowed_path(path)):
-                by_event.setdefault(ei, []).extend((path, h) for h in hits)
-        for ei, hits in by_event.items():
-            event = events[ei]
-            types = {h.entity_type for _, h in hits}
-            verdict = self.verdicts.decide(event, types)
-            for path, h in hits:
-                result.findings.append(Finding(
-                    finding_id=finding_id(event.source, event.event_id, path, h.start, h.end, h.entity_type),
-                    event_id=event.event_id, source=event.source, origin=event.origin,
-                    event_time=event.timestamp, project=event.project, route=event.route,
-                    field_path=path, start=h.start, end=h.end, entity_type=h.entity_type, score=h.score,
-                    detector=h.detector, fingerprint=h.fingerprint, preview=h.preview, scanned_at=scanned_at,
-                    severity=verdict.severity(h.entity_type), field_key=h.field_key,
-                ))
-            result.flagged.append(self.verdicts.flag(event, verdict, types, len(hits), scanned_at))
-        return result
+            hits = self._hits(cands)
+            batch.hits[digest] = hits
+            self._remember(digest, hits)
+        batch.analyzed()
+
+    def _labels(self, event: Event, batch: _Batch) -> dict[str, list[tuple[bytes | None, str]]]:
+        """Route, event id, origin and project of an event, cut into pieces and submitted for scanning.
+
+        A route is cut at `/` (a segment is a value a detector sees on its own: `/api/users/<email>`);
+        a trailing position (`:12`, `#3`, `#item1`) is cut off the others, so the file part of
+        position-derived ids repeats and is analyzed once. Returns column -> [(digest or None, piece)].
+        """
+        out = {}
+        for column, text in (("route", event.route), ("event_id", event.event_id), ("origin", event.origin),
+                             ("project", event.project)):
+            if not text or is_machine_value(text):
+                continue
+            if column == "route":
+                pieces = text.split("/")
+            else:
+                cut = _POSITION.search(text, max(0, len(text) - 40))  # bounded: the regex stays linear
+                pieces = [text[:cut.start()], text[cut.start():]] if cut else [text]
+            out[column] = [(self._submit(batch, "full", column, p) if p and not is_machine_value(p) else None, p)
+                           for p in pieces]
+        return out
+
+    def _safe_event(self, event: Event, labels: dict[str, list[tuple[bytes | None, str]]], batch: _Batch) -> Event:
+        """The event with every descriptive column that held a finding templated (event ids: keyed hash)."""
+        changes = {}
+        for column, pieces in labels.items():
+            if not any(d is not None and batch.hits.get(d) for d, _ in pieces):
+                continue
+            if column == "event_id":
+                changes[column] = "id:" + self.fingerprint("EVENT_ID", event.event_id)[:32]
+                continue
+            parts = [template(p, batch.hits.get(d, ())) if d is not None else p for d, p in pieces]
+            changes[column] = ("/" if column == "route" else "").join(parts)
+        return replace(event, **changes) if changes else event
+
+    def _scan_keys(self, keys: set[str], batch: _Batch) -> None:
+        """Scan keys named by findings that were not scanned as keys (keys inside decoded views)."""
+        fresh = [k for k in keys if _leaf_digest("full", None, k) not in batch.hits]
+        if fresh:
+            for k in fresh:
+                self._submit(batch, "full", None, k)
+            self._analyze(batch)
+
+    def _submit(self, batch: _Batch, profile: str, key: str | None, text: str) -> bytes:
+        """Queue a text for analysis once per batch (or take its cached hits); returns its digest."""
+        digest = _leaf_digest(profile, key, text)
+        if digest in batch.hits or digest in batch.fresh:
+            return digest
+        cached = self._leaf_cache.get(digest)
+        if cached is not None:
+            self._leaf_cache.move_to_end(digest)
+            batch.hits[digest] = cached  # held for this batch: eviction can no longer drop it
+            return digest
+        views = expand(text, key, max_views=self.config.detection.max_views_per_field) if profile == "full" \
+            else [View(text, key)]
+        batch.fresh[digest] = views
+        has_json = any(v.kind == "json" for v in views)
+        if has_json and _all_json(text):
+            views = views[1:]  # a pino line: every value is in a JSON view; the raw text adds nothing
+        raw_ner = not has_json
+        for view in views:
+            batch.tasks.append(Task(view.text, normalize_key(view.key), view.key, profile,
+                                    ner=raw_ner or view.kind != "raw"))
+            batch.owners.append((digest, view))
+        return digest
 
     def _hits(self, cands: list[tuple[Match, str, View]]) -> tuple[Hit, ...]:
         """One leaf's matches from all its views, overlaps resolved, as cacheable `Hit`s."""
@@ -211,49 +294,99 @@ class ScanEngine:
         if len(cache) > self._leaf_cache_size:
             cache.popitem(last=False)
 
-    def _collect(self, ei: int, event: Event, placed: list, fresh: dict, tasks: list[Task], owners: list) -> None:
+    def _collect(self, ei: int, event: Event, placed: list, batch: _Batch) -> None:
         lim = self.limits
-        max_views = self.config.detection.max_views_per_field
-        cache = self._leaf_cache
         for leaf in iter_leaves(event.payload, numeric_keys=self.numeric_keys, max_depth=lim.max_depth,
-                                max_fields=lim.max_fields, skip=self.selectors.exact_skips(event.source)):
+                                max_fields=lim.max_fields, skip=self.selectors.exact_skips(event.source),
+                                exclude=event.exclude):
             profile = self.selectors.profile(event.source, leaf.path)
-            if profile == "skip":
+            if leaf.is_key:
+                profile = "full"  # a key is named by no selector: what it holds may be skipped, it is not
+            elif profile == "skip":
                 continue
-            if not leaf.numeric and is_machine_value(leaf.text) and not self.key_hints.entity_for(normalize_key(leaf.key)):
+            elif not leaf.numeric and is_machine_value(leaf.text) and not self.key_hints.entity_for(
+                    normalize_key(leaf.key)):
                 continue  # ids, hashes, numbers: unless the key says what they are (`mrn: "00482913"`)
-            if self.deny_paths:
+            if self.deny_paths and not leaf.is_key:
                 entity = next((e for p, e in self.deny_paths if fnmatch.fnmatchcase(leaf.path, p)), None)
                 if entity:  # a field the user says always holds `entity`: the whole value is one finding
                     digest = _leaf_digest(f"deny:{entity}", leaf.key, leaf.text)
-                    if digest not in cache:
-                        self._remember(digest, (Hit(0, len(leaf.text), entity, 1.0, "deny_field", leaf.key,
-                                                    self.fingerprint(entity, leaf.text), preview(entity, leaf.text)),))
-                    placed.append((ei, leaf.path, digest))
+                    batch.hits[digest] = (Hit(0, len(leaf.text), entity, 1.0, "deny_field", leaf.key,
+                                              self.fingerprint(entity, leaf.text), preview(entity, leaf.text)),)
+                    placed.append((ei, leaf.path, False, digest))
                     continue
-            digest = _leaf_digest(profile, leaf.key, leaf.text)
-            placed.append((ei, leaf.path, digest))
-            if digest in fresh:
-                continue
-            if digest in cache:
-                cache.move_to_end(digest)
-                continue
-            views = expand(leaf.text, leaf.key, max_views=max_views) if profile == "full" else [View(leaf.text, leaf.key)]
-            fresh[digest] = views
-            has_json = any(v.kind == "json" for v in views)
-            if has_json and _all_json(leaf.text):
-                views = views[1:]  # a pino line: every value is in a JSON view; the raw text adds nothing
-            raw_ner = not has_json
-            for view in views:
-                tasks.append(Task(view.text, normalize_key(view.key), view.key, profile,
-                                  ner=raw_ner or view.kind != "raw"))
-                owners.append((digest, view))
+            digest = self._submit(batch, profile, None if leaf.is_key else leaf.key, leaf.text)
+            placed.append((ei, leaf.path, leaf.is_key, digest))
 
     def _allowed_value(self, value: str) -> bool:
         return value.casefold() in self.allow_values or any(r.fullmatch(value) for r in self.allow_regexes)
 
     def _allowed_path(self, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, p) for p in self.allow_paths)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The texts of one scan batch: fresh views to analyze, and the hits every placed digest resolves to.
+
+    `hits` holds the batch's own answers (fresh and taken from the cache at collection time), so
+    the bounded cache evicting an early leaf of a large batch can never drop its findings.
+    """
+
+    hits: dict[bytes, tuple[Hit, ...]] = field(default_factory=dict)
+    fresh: dict[bytes, list[View]] = field(default_factory=dict)
+    tasks: list[Task] = field(default_factory=list)
+    owners: list[tuple[bytes, View]] = field(default_factory=list)
+
+    def analyzed(self) -> None:
+        """The queued views have their hits: start a fresh queue (a second pass may follow)."""
+        self.fresh.clear()
+        self.tasks.clear()
+        self.owners.clear()
+
+    def rollback(self, mark: int) -> None:
+        """Forget the views queued after `mark` (an event that hit a limit)."""
+        for digest, _ in self.owners[mark:]:
+            self.fresh.pop(digest, None)
+        del self.tasks[mark:], self.owners[mark:]
+
+
+def template(text: str, hits: Sequence[Hit]) -> str:
+    """`text` with each hit's span replaced by `[ENTITY_TYPE]`: a descriptive column without the value."""
+    out, pos = [], 0
+    for h in sorted(hits, key=lambda h: h.start):
+        if h.start < pos:
+            continue
+        out.append(text[pos:h.start])
+        out.append(f"[{h.entity_type}]")
+        pos = h.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _key_text(path: str) -> str:
+    return str(parse_path(path)[-1])
+
+
+def _templated_path(path: str, key_templates: dict[str, str]) -> str:
+    """A raw field path with every key that held a finding replaced by its template."""
+    out = ""
+    raw = ""
+    for part in parse_path(path):
+        if isinstance(part, int):
+            raw, out = join_index(raw, part), join_index(out, part)
+        else:
+            raw = join_key(raw, part)
+            out = join_key(out, key_templates.get(raw, part))
+    return out
+
+
+def _safe_key(key: str | None, batch: _Batch) -> str | None:
+    """The key that named a value, as stored: templated when the key itself held a finding."""
+    if not key:
+        return key
+    hits = batch.hits.get(_leaf_digest("full", None, key))
+    return template(key, hits) if hits else key
 
 
 def _all_json(text: str) -> bool:

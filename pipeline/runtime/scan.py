@@ -21,22 +21,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
 from pathlib import Path
 
 import orjson
 
-from pipeline.storage import catalog
 from connectors.files import GZIP_MAGIC, ZSTD_MAGIC, ByteRange, iter_input_files, split_lines_file
 from pipeline.storage.parquet import ParquetStore
 from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_format
 from pipeline.config import Config
-from pipeline.engine.scanner import ScanEngine, tune_gc
-from pipeline.engine.fingerprint import Fingerprinter, resolve_key
+from pipeline.engine.scanner import ScanEngine
+from pipeline.runtime.build import Recorded, Runtime, build
 from core.model import BadRecord, Event, Skipped
 
 log = logging.getLogger("phiscan")
 UNIT_BYTES = 4 << 20
+SNIFF_BYTES = 64 << 20  # format detection reads no record past this (a whole-document array may be large)
 
 
 @dataclass
@@ -86,11 +85,8 @@ class Unit:
 
 
 def build_engine(config: Config, out_dir: str | Path | None) -> ScanEngine:
-    """The runtime engine a config describes: fingerprint key resolved, model loaded once."""
-    key = resolve_key(config.fingerprint.key, Path(out_dir) if out_dir else None)
-    engine = ScanEngine(config, Fingerprinter(key))
-    tune_gc()
-    return engine
+    """The engine of the runtime a config describes (for benchmarks and tools that drive it directly)."""
+    return build(config, out_dir=out_dir).engine
 
 
 def _batches(items: Iterable[Event | BadRecord | Skipped], size: int
@@ -131,13 +127,13 @@ def _splittable(path: Path, fmt: str) -> bool:
 
 
 def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, store: ParquetStore,
-               unit_bytes: int = UNIT_BYTES) -> list[Unit]:
+               unit_bytes: int = UNIT_BYTES, max_record_bytes: int = 1 << 20) -> list[Unit]:
     """The units of a scan. Files no connector recognises are recorded as errors (auto) or raise."""
     units: list[Unit] = []
     for path in iter_input_files(paths):
         summary.files += 1
         try:
-            concrete = resolve_format(path, fmt)
+            concrete = resolve_format(path, fmt, max(max_record_bytes, SNIFF_BYTES))
         except FormatError as exc:
             if fmt != "auto":
                 raise
@@ -159,36 +155,55 @@ def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, stor
     return units
 
 
-def scan_unit(unit: Unit, engine: ScanEngine, store: ParquetStore, config: Config,
-              on_progress: Callable[[int], None] | None = None) -> ScanSummary:
-    """Scan one unit and write its findings, bad records and coverage."""
+def scan_unit(unit: Unit, runtime: Runtime, on_progress: Callable[[int], None] | None = None) -> ScanSummary:
+    """Scan one unit and record its findings, flagged events, bad records and coverage, batch by batch."""
+    config = runtime.config
     part = ScanSummary()
-    coverage: Counter[tuple[str, str | None, date]] = Counter()
     records = read_events(unit.path, unit.fmt, max_record_bytes=config.limits.max_record_bytes,
                           byte_range=unit.byte_range, checked=True)
     for index, (events, bad, skipped) in enumerate(_batches(records, config.scan.batch_size)):
         part.skipped += len(skipped)
         part.skip_reasons.update(s.reason for s in skipped)
-        result = engine.scan(events)
-        bad = bad + result.bad
-        key = f"{unit.key}-{index:06d}"
-        store.write_findings(result.findings, key)
-        store.write_flagged(result.flagged, key)
-        store.write_errors(bad, key)
-        for ev in events:
-            day = (ev.timestamp or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
-            coverage[(ev.source, ev.project, day)] += 1
-        part.events += len(events)
+        result = runtime.scan(events)
+        counted = [e for e in events if not e.wrapper]
+        done = Recorded(result.findings, result.flagged, bad + result.bad, skipped, counted)
+        runtime.record(done, f"{unit.key}-{index:06d}")
+        part.events += len(counted)
         part.findings += len(result.findings)
         part.phi_events += sum(1 for f in result.flagged if f.phi)
-        part.errors += len(bad)
+        part.errors += len(done.bad)
         part.by_entity.update(f.entity_type for f in result.findings)
         part.by_source.update(f.source for f in result.findings)
-        part.error_reasons.update(b.reason for b in bad)
+        part.error_reasons.update(b.reason for b in done.bad)
         if on_progress:
-            on_progress(len(events))
-    store.write_coverage(dict(coverage), unit.key)
+            on_progress(len(counted))
     return part
+
+
+def spool_stream(path: str | Path, out_dir: Path) -> Path:
+    """`-` (standard input), a pipe or a device as a regular file the readers can sniff and re-read.
+
+    It is kept under `DIR/.stdin/` named by a digest of its content, so scanning the same
+    input again gives the same event ids (no duplicate findings) and different input
+    never shares them.
+    """
+    p = Path(path)
+    if str(path) != "-" and (not p.exists() or p.is_file() or p.is_dir()):
+        return p
+    import sys
+    import tempfile
+
+    spool = out_dir / ".stdin"
+    spool.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with (sys.stdin.buffer if str(path) == "-" else open(p, "rb")) as src, \
+            tempfile.NamedTemporaryFile(dir=spool, delete=False, prefix=".part-") as tmp:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            digest.update(chunk)
+            tmp.write(chunk)
+    target = spool / f"stdin-{digest.hexdigest()[:16]}"
+    os.replace(tmp.name, target)
+    return target
 
 
 # -- workers: forked after the engine is built, so the loaded model is shared copy-on-write --
@@ -196,7 +211,7 @@ _WORKER: dict = {}
 
 
 def _work(unit: Unit) -> ScanSummary:
-    return scan_unit(unit, _WORKER["engine"], _WORKER["store"], _WORKER["config"])
+    return scan_unit(unit, _WORKER["runtime"])
 
 
 def default_workers() -> int:
@@ -221,20 +236,21 @@ def scan_paths(
     """
     config = config or Config()
     out = Path(out_dir)
-    engine = engine or build_engine(config, out)
-    store = ParquetStore(out)
+    runtime = build(config, out_dir=out, engine=engine)
+    store = runtime.store
     summary = ScanSummary()
+    paths = [spool_stream(p, out) for p in paths]
     started = time.perf_counter()
-    units = plan_units(paths, fmt, summary, store, unit_bytes)
+    units = plan_units(paths, fmt, summary, store, unit_bytes, config.limits.max_record_bytes)
     if explain:
         for unit in units:
             if unit.byte_range is None or unit.byte_range.start == 0:
                 log.info("%s: format %s%s", unit.path, unit.fmt, " (detected)" if fmt == "auto" else "")
     if workers <= 1 or len(units) <= 1:
         for unit in units:
-            summary.add(scan_unit(unit, engine, store, config, on_progress))
+            summary.add(scan_unit(unit, runtime, on_progress))
     else:
-        _WORKER.update(engine=engine, store=store, config=config)
+        _WORKER.update(runtime=runtime)
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(min(workers, len(units))) as pool:
             for part in pool.imap_unordered(_work, units):
@@ -243,5 +259,5 @@ def scan_paths(
                     on_progress(part.events)
         _WORKER.clear()
     summary.seconds = time.perf_counter() - started
-    summary.db_path = catalog.refresh(out)
+    summary.db_path = runtime.refresh_catalog()
     return summary

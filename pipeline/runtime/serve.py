@@ -1,20 +1,25 @@
 """`phiscan serve`: HTTP ingest that stops PHI before anything is stored or forwarded.
 
+A thin driver of the runtime (`pipeline.runtime.build`): every route scans through
+the same engine, scrubber and recording policy as `scan`, `consume` and `scrub`.
+
 Routes (each enabled in config):
 - `POST /ingest/vercel`: Vercel drains. `x-vercel-signature` (lowercase hex
-  HMAC-SHA1 of the raw body) checked in constant time, 403 when wrong; a request
-  without a signature is the ownership probe and gets `x-vercel-verify`. Bodies:
-  JSON arrays or NDJSON, gzip too. Then Kafka (the production path: `phiscan
-  consume` reads the topic) or inline scanning, optionally forwarding the
-  scrubbed records downstream.
+  HMAC-SHA1 of the raw body) checked in constant time, 403 when wrong or, with a
+  secret configured, missing on a body; a request without a body is the ownership
+  probe and gets `x-vercel-verify`. Bodies: JSON arrays or NDJSON, gzip too (every
+  member). Then Kafka (`phiscan consume` reads the topic) or inline scanning,
+  optionally forwarding the scrubbed records downstream.
 - `POST /ingest/sentry/tunnel`: the SDK `tunnel` target. The envelope's DSN must
-  be allowed (no open relay); events are scrubbed, binary items dropped unless
-  allowed, findings recorded, and the clean envelope forwarded to the DSN's host.
-- `POST /ingest/sentry/webhook`: `Sentry-Hook-Signature` (HMAC-SHA256) checked;
-  `event_alert` and `error` payloads scanned.
+  be allowed (no open relay); the whole envelope (headers included) is scrubbed,
+  binary items dropped unless allowed, findings recorded, and the clean envelope
+  forwarded to the DSN's own scheme, host and port.
+- `POST /ingest/sentry/webhook`: `Sentry-Hook-Signature` (HMAC-SHA256) checked,
+  stale or replayed deliveries refused; `event_alert` and `error` payloads scanned.
 A request is answered 2xx only after its records are published or written (and
-forwarded); broker or downstream trouble answers 503 with `Retry-After`, too
-many requests in flight 429. Errors never echo content.
+forwarded and accepted downstream); broker or downstream trouble answers 503 with
+`Retry-After`, a downstream refusal 502, too many requests in flight 429, a body
+that does not arrive in time 408. Errors never echo content.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ import hashlib
 import hmac
 import logging
 import os
+import time
 import zlib
-from pathlib import Path
+from collections import OrderedDict
 from urllib.parse import urlsplit
 
 import orjson
@@ -37,11 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors import documents
-from pipeline.storage.parquet import ParquetStore
-from pipeline.config import Config
-from pipeline.engine.scanner import ScanEngine
-from core.model import BadRecord, Event
-from pipeline.runtime.scrub import Scrubber, scrub_bytes
+from pipeline.runtime.build import Outcome, Runtime
 
 log = logging.getLogger("phiscan")
 RETRY_AFTER = "5"
@@ -59,27 +61,35 @@ def _error(status: int, message: str, retry: bool = False, headers: dict | None 
     return JSONResponse({"error": message}, status_code=status, headers=h)
 
 
-class Ingest:
-    """The state behind the routes: engine, stores, clients, limits and counters."""
+def signature_ok(secret: str | None, body: bytes, signature: str | None, digest) -> bool:
+    """Constant-time check of a hex HMAC header; any header that is not ASCII hex is simply wrong."""
+    if not secret or not signature:
+        return False
+    expected = hmac.new(secret.encode(), body, digest).hexdigest().encode()
+    return hmac.compare_digest(expected, signature.strip().lower().encode("utf-8", "replace"))
 
-    def __init__(self, config: Config, engine: ScanEngine, hmac_key: bytes):
-        self.config = config
-        self.cfg = config.serve
-        self.engine = engine
-        self.store = ParquetStore(self.cfg.out_dir) if self.cfg.out_dir else None
-        self.scrubber = Scrubber(config.scrub, hmac_key)
+
+class Ingest:
+    """The state behind the routes: the runtime, clients, limits and counters."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.config = runtime.config
+        self.cfg = runtime.config.serve
         self.slots = asyncio.Semaphore(self.cfg.max_concurrent)
         self.drain_secret = os.environ.get("PHISCAN_VERCEL_DRAIN_SECRET") or self.cfg.vercel.secret
         self.verify_token = os.environ.get("PHISCAN_VERCEL_VERIFY") or self.cfg.vercel.verify_token
         self.hook_secret = os.environ.get("PHISCAN_SENTRY_CLIENT_SECRET") or self.cfg.sentry_webhook.client_secret
+        self.seen_hooks: OrderedDict[str, float] = OrderedDict()  # webhook request ids, for replay refusal
         self._producer = None
         self._http = None
-        self._scan_lock = asyncio.Lock()
         from prometheus_client import CollectorRegistry, Counter
 
         self.registry = CollectorRegistry()
         self.requests = Counter("phiscan_http_requests", "Requests", ["route", "status"], registry=self.registry)
         self.findings = Counter("phiscan_http_findings", "Findings", ["entity_type"], registry=self.registry)
+        self.quarantined = Counter("phiscan_http_quarantined", "Bodies refused as unscannable", ["route"],
+                                   registry=self.registry)
 
     # -- clients ---------------------------------------------------------------------------
     def producer(self):
@@ -107,42 +117,54 @@ class Ingest:
 
     # -- helpers -----------------------------------------------------------------------------
     async def body(self, request: Request) -> bytes:
+        """The raw body, bounded in size and in time (a slow client cannot hold a slot: none is taken yet)."""
         limit = self.cfg.max_body_bytes
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit:
             raise HttpError(413, f"body over {limit} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HttpError(413, f"body over {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+
+        async def read() -> bytes:
+            chunks, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HttpError(413, f"body over {limit} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+        try:
+            return await asyncio.wait_for(read(), timeout=self.cfg.read_timeout_seconds)
+        except asyncio.TimeoutError:
+            raise HttpError(408, "request body not received in time") from None
 
     def decoded(self, raw: bytes, request: Request) -> bytes:
+        """The body with its gzip content-encoding undone, every member of it, within the size limit."""
         if request.headers.get("content-encoding", "").lower() not in ("gzip", "x-gzip"):
             return raw
+        limit = self.cfg.max_body_bytes
+        out, rest = [], raw
         try:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            data = d.decompress(raw, self.cfg.max_body_bytes + 1)
+            while rest:
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                out.append(d.decompress(rest, limit + 1 - sum(map(len, out))))
+                if d.unconsumed_tail or sum(map(len, out)) > limit:
+                    raise HttpError(413, f"decompressed body over {limit} bytes")
+                if not d.eof:
+                    raise HttpError(400, "truncated gzip body")
+                rest = d.unused_data.lstrip(b"\x00")
         except zlib.error:
             raise HttpError(400, "invalid gzip body") from None
-        if len(data) > self.cfg.max_body_bytes or d.unconsumed_tail:
-            raise HttpError(413, f"decompressed body over {self.cfg.max_body_bytes} bytes")
-        return data
+        return b"".join(out)
 
-    async def record(self, findings, bad, flagged, key: str) -> None:
-        if self.store is None:
-            return
-        await run_in_threadpool(self.store.write_findings, findings, key)
-        await run_in_threadpool(self.store.write_flagged, flagged, key)
-        await run_in_threadpool(self.store.write_errors, bad, key)
-        for f in findings:
+    async def process(self, data: bytes, fmt: str, origin: str, *, scrub: bool, route: str) -> Outcome:
+        """Scan (and scrub) one body through the runtime, and record what it leaves behind."""
+        outcome = await run_in_threadpool(self.runtime.process, data, fmt, origin, scrub=scrub)
+        await run_in_threadpool(self.runtime.record, outcome, _key(data))
+        for f in outcome.findings:
             self.findings.labels(f.entity_type).inc()
-
-    async def scan(self, events: list[Event]):
-        async with self._scan_lock:  # one engine, one batch at a time; requests queue on the semaphore
-            return await run_in_threadpool(self.engine.scan, events)
+        if outcome.bad:
+            self.quarantined.labels(route).inc()
+        return outcome
 
 
 def _key(body: bytes) -> str:
@@ -153,29 +175,44 @@ def _key(body: bytes) -> str:
 async def vercel(request: Request) -> Response:
     ing: Ingest = request.app.state.ingest
     verify = {"x-vercel-verify": ing.verify_token} if ing.verify_token else {}
-    if ing.slots.locked():
-        return _error(429, "too many requests in flight", retry=True, headers=verify)
-    async with ing.slots:
-        try:
-            raw = await ing.body(request)
-            signature = request.headers.get("x-vercel-signature")
-            if signature is None:
-                if ing.drain_secret or request.method == "GET" or not raw.strip():
-                    return Response(status_code=200, headers=verify)  # the ownership probe: unsigned by design
-            elif not ing.drain_secret or not hmac.compare_digest(
-                    hmac.new(ing.drain_secret.encode(), raw, hashlib.sha1).hexdigest(), signature.strip().lower()):
-                return _error(403, "invalid signature", headers=verify)
+    try:
+        raw = await ing.body(request)
+        signature = request.headers.get("x-vercel-signature")
+        if signature is None and (request.method == "GET" or not raw.strip()):
+            return Response(status_code=200, headers=verify)  # the ownership probe: unsigned by design
+        if ing.drain_secret and not signature_ok(ing.drain_secret, raw, signature, hashlib.sha1):
+            return _error(403, "invalid signature", headers=verify)
+        if not ing.drain_secret and signature is not None:
+            return _error(403, "invalid signature (no drain secret configured)", headers=verify)
+        if ing.slots.locked():
+            return _error(429, "too many requests in flight", retry=True, headers=verify)
+        async with ing.slots:
             body = ing.decoded(raw, request)
-            try:
-                doc = documents.parse(body, "vercel", "http:/ingest/vercel", max_bytes=ing.cfg.max_body_bytes)
-            except documents.DocumentError as exc:
-                return _error(400, str(exc), headers=verify)
             if ing.cfg.vercel.mode == "kafka":
+                try:
+                    doc = documents.parse(body, "vercel", "http:/ingest/vercel", max_bytes=ing.cfg.max_body_bytes)
+                except documents.DocumentError as exc:
+                    return _error(400, str(exc), headers=verify)
                 await _publish(ing, doc)
                 return JSONResponse({"accepted": len(doc.records)}, headers=verify)
-            return await _inline(ing, doc, body, verify)
-        except HttpError as exc:
-            return _error(exc.status, exc.message, exc.retry, verify)
+            forward = ing.cfg.vercel.forward_url
+            outcome = await ing.process(body, "vercel", "http:/ingest/vercel", scrub=bool(forward), route="vercel")
+            if outcome.bad:  # fails closed: nothing unscanned is acknowledged as handled
+                return _error(400, outcome.reason or outcome.bad[0].reason, headers=verify)
+            if forward:
+                await _post(ing, forward, outcome.clean or b"", {"content-type": "application/json"})
+            return JSONResponse({"accepted": len(outcome.events), "findings": len(outcome.findings)}, headers=verify)
+    except HttpError as exc:
+        return _error(exc.status, exc.message, exc.retry, verify)
+
+
+def _record_key(value) -> bytes | None:
+    """A drain record's Kafka key: its project (so a project's records keep their order), else its request."""
+    if isinstance(value, dict):
+        for name in ("projectId", "requestId", "id"):
+            if isinstance(value.get(name), str) and value[name]:
+                return value[name].encode()
+    return None
 
 
 async def _publish(ing: Ingest, doc: documents.Document) -> None:
@@ -186,7 +223,7 @@ async def _publish(ing: Ingest, doc: documents.Document) -> None:
 
     def send_all() -> None:
         producer = ing.producer()
-        futures = [producer.send(topic, orjson.dumps(r.value)) for r in doc.records]
+        futures = [producer.send(topic, orjson.dumps(r.value), key=_record_key(r.value)) for r in doc.records]
         producer.flush(timeout=ing.cfg.outbound_timeout_seconds)
         for f in futures:
             f.get(timeout=ing.cfg.outbound_timeout_seconds)
@@ -195,82 +232,95 @@ async def _publish(ing: Ingest, doc: documents.Document) -> None:
         await run_in_threadpool(send_all)
     except HttpError:
         raise
-    except Exception as exc:  # NoBrokersAvailable, KafkaTimeoutError: nothing acknowledged that is not stored
+    except Exception as exc:  # noqa: BLE001 - NoBrokersAvailable, KafkaTimeoutError: nothing acked unstored
         log.warning("publish failed: %s", type(exc).__name__)
         ing._producer = None
         raise HttpError(503, "broker unavailable", retry=True) from None
 
 
-async def _inline(ing: Ingest, doc: documents.Document, body: bytes, verify: dict) -> Response:
-    items = list(documents.events(doc))
-    events = [i for i in items if isinstance(i, Event)]
-    bad = [i for i in items if isinstance(i, BadRecord)]
-    forward = ing.cfg.vercel.forward_url
-    if forward:
-        outcome = await run_in_threadpool(scrub_bytes, body, "vercel", "http:/ingest/vercel", ing.engine,
-                                          ing.scrubber, ing.cfg.max_body_bytes)
-        if outcome.clean is None:
-            return _error(400, outcome.reason or "cannot scan", headers=verify)
-        await ing.record(outcome.findings, bad, outcome.flagged, _key(body))
-        await _post(ing, forward, outcome.clean, {"content-type": "application/json"})
-        return JSONResponse({"accepted": len(events), "findings": len(outcome.findings)}, headers=verify)
-    result = await ing.scan(events)
-    await ing.record(result.findings, bad + result.bad, result.flagged, _key(body))
-    return JSONResponse({"accepted": len(events), "findings": len(result.findings)}, headers=verify)
-
-
-async def _post(ing: Ingest, url: str, body: bytes, headers: dict) -> "object":
+async def _post(ing: Ingest, url: str, body: bytes, headers: dict):
+    """POST downstream; a 2xx is success, 429/5xx is retryable (503), any other answer is a refusal (502)."""
     try:
         resp = await ing.http().post(url, content=body, headers=headers)
-    except Exception as exc:  # timeouts, refused connections
+    except Exception as exc:  # noqa: BLE001 - timeouts, refused connections
         log.warning("forward failed: %s", type(exc).__name__)
         raise HttpError(503, "downstream unavailable", retry=True) from None
     if resp.status_code >= 500 or resp.status_code == 429:
         raise HttpError(503, "downstream unavailable", retry=True)
+    if not 200 <= resp.status_code < 300:
+        log.warning("downstream refused a forward: HTTP %d", resp.status_code)
+        raise HttpError(502, f"downstream refused the records (HTTP {resp.status_code})")
     return resp
 
 
-def _dsn_parts(dsn: str) -> tuple[str, str, str] | None:
-    """(public key, host, project id) of a DSN."""
+def dsn_parts(dsn: str) -> tuple[str, str, str, str] | None:
+    """(public key, base URL with scheme, host and port, path prefix, project id) of a DSN."""
     try:
         parts = urlsplit(dsn)
+        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return None
-    project = parts.path.strip("/").rsplit("/", 1)[-1]
-    if not parts.username or not parts.hostname or not project:
+    path = parts.path.strip("/")
+    prefix, _, project = path.rpartition("/")
+    if not parts.username or not parts.hostname or not project or parts.scheme not in ("http", "https"):
         return None
-    return parts.username, parts.hostname, project
+    return parts.username, f"{parts.scheme}://{parts.hostname}{port}", f"/{prefix}" if prefix else "", project
 
 
 async def sentry_tunnel(request: Request) -> Response:
     ing: Ingest = request.app.state.ingest
-    if ing.slots.locked():
-        return _error(429, "too many requests in flight", retry=True)
-    async with ing.slots:
+    try:
+        body = ing.decoded(await ing.body(request), request)
+        first = body.split(b"\n", 1)[0]
         try:
-            body = ing.decoded(await ing.body(request), request)
-            first = body.split(b"\n", 1)[0]
-            try:
-                header = orjson.loads(first)
-                dsn = _dsn_parts(str(header.get("dsn", "")))
-            except (orjson.JSONDecodeError, AttributeError):
-                return _error(400, "invalid envelope header")
-            allowed = {_dsn_parts(d) for d in ing.cfg.sentry_tunnel.allowed_dsns}
-            if dsn is None or dsn not in allowed:
-                return _error(403, "DSN not allowed")
-            key, host, project = dsn
-            outcome = await run_in_threadpool(scrub_bytes, body, "sentry", "http:/ingest/sentry/tunnel", ing.engine,
-                                              ing.scrubber, ing.cfg.max_body_bytes)
-            if outcome.clean is None:  # fails closed: nothing unscanned leaves
+            header = orjson.loads(first)
+            dsn = dsn_parts(str(header.get("dsn", "")))
+        except (orjson.JSONDecodeError, AttributeError):
+            return _error(400, "invalid envelope header")
+        allowed = {dsn_parts(d) for d in ing.cfg.sentry_tunnel.allowed_dsns}
+        if dsn is None or dsn not in allowed:
+            return _error(403, "DSN not allowed")
+        if ing.slots.locked():
+            return _error(429, "too many requests in flight", retry=True)
+        async with ing.slots:
+            key, base, prefix, project = dsn
+            outcome = await ing.process(body, "sentry", "http:/ingest/sentry/tunnel", scrub=True, route="sentry_tunnel")
+            if outcome.quarantined:  # fails closed: nothing unscanned leaves
                 return _error(400, outcome.reason or "cannot scan")
-            await ing.record(outcome.findings, [], outcome.flagged, _key(body))
-            base = ing.cfg.sentry_tunnel.upstream or f"https://{host}"
-            url = f"{base.rstrip('/')}/api/{project}/envelope/?sentry_key={key}"
-            resp = await _post(ing, url, outcome.clean, {"content-type": "application/x-sentry-envelope"})
-            return Response(resp.content, status_code=resp.status_code,
+            base = (ing.cfg.sentry_tunnel.upstream or base).rstrip("/")
+            url = f"{base}{prefix}/api/{project}/envelope/?sentry_key={key}"
+            try:
+                resp = await ing.http().post(url, content=outcome.clean,
+                                             headers={"content-type": "application/x-sentry-envelope"})
+            except Exception as exc:  # noqa: BLE001
+                log.warning("forward failed: %s", type(exc).__name__)
+                raise HttpError(503, "upstream unavailable", retry=True) from None
+            passed = {k: v for k, v in resp.headers.items() if k.lower() in ("retry-after", "x-sentry-rate-limits")}
+            return Response(resp.content, status_code=resp.status_code, headers=passed,
                             media_type=resp.headers.get("content-type", "application/json"))
-        except HttpError as exc:
-            return _error(exc.status, exc.message, exc.retry)
+    except HttpError as exc:
+        return _error(exc.status, exc.message, exc.retry)
+
+
+def _fresh_delivery(ing: Ingest, request: Request) -> bool:
+    """Refuse stale or replayed webhook deliveries (`Sentry-Hook-Timestamp`, `Request-ID`)."""
+    max_age = ing.cfg.sentry_webhook.max_age_seconds
+    stamp = request.headers.get("sentry-hook-timestamp")
+    now = time.time()
+    if stamp is not None:
+        try:
+            if abs(now - float(stamp)) > max_age:
+                return False
+        except ValueError:
+            return False
+    rid = request.headers.get("request-id")
+    if rid:
+        if rid in ing.seen_hooks:
+            return False
+        ing.seen_hooks[rid] = now
+        while len(ing.seen_hooks) > 10_000 or (ing.seen_hooks and next(iter(ing.seen_hooks.values())) < now - max_age):
+            ing.seen_hooks.popitem(last=False)
+    return True
 
 
 async def sentry_webhook(request: Request) -> Response:
@@ -280,22 +330,17 @@ async def sentry_webhook(request: Request) -> Response:
     except HttpError as exc:
         return _error(exc.status, exc.message)
     signature = request.headers.get("sentry-hook-signature") or request.headers.get("sentry-app-signature")
-    if not ing.hook_secret or not signature or not hmac.compare_digest(
-            hmac.new(ing.hook_secret.encode(), body, hashlib.sha256).hexdigest(), signature.strip().lower()):
+    if not signature_ok(ing.hook_secret, body, signature, hashlib.sha256):
         return _error(403, "invalid signature")
+    if not _fresh_delivery(ing, request):
+        return _error(403, "stale or replayed delivery")
     resource = request.headers.get("sentry-hook-resource", "")
     if resource not in ("event_alert", "error"):
-        return JSONResponse({"ignored": resource or "unknown"})
-    try:
-        doc = documents.parse(body, "sentry", "http:/ingest/sentry/webhook", max_bytes=ing.cfg.max_body_bytes)
-    except documents.DocumentError as exc:
-        return _error(400, str(exc))
-    items = list(documents.events(doc))
-    events = [i for i in items if isinstance(i, Event)]
-    result = await ing.scan(events)
-    await ing.record(result.findings, [i for i in items if isinstance(i, BadRecord)] + result.bad, result.flagged,
-                     _key(body))
-    return JSONResponse({"findings": len(result.findings)})
+        return JSONResponse({"ignored": "resource"})
+    outcome = await ing.process(body, "sentry", "http:/ingest/sentry/webhook", scrub=False, route="sentry_webhook")
+    if outcome.bad:
+        return _error(400, outcome.reason or outcome.bad[0].reason)
+    return JSONResponse({"findings": len(outcome.findings)})
 
 
 async def healthz(request: Request) -> Response:
@@ -304,12 +349,12 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     ing: Ingest = request.app.state.ingest
-    checks = {"model": ing.engine.analyzer.nlp is not None}
+    checks = {"model": ing.runtime.engine.analyzer.nlp is not None}
     if ing.cfg.vercel.enabled and ing.cfg.vercel.mode == "kafka":
         try:
             # a metadata round trip (bounded by max_block_ms): the broker answers, the topic exists
             checks["broker"] = bool(await run_in_threadpool(ing.producer().partitions_for, ing.cfg.vercel.topic))
-        except Exception:
+        except Exception:  # noqa: BLE001
             ing._producer = None
             checks["broker"] = False
     ok = all(checks.values())
@@ -324,45 +369,44 @@ async def metrics(request: Request) -> Response:
 
 
 def _counted(name: str, handler):
+    """Every answer counted by route and status, a crash too (as a content-free 500)."""
     async def wrapped(request: Request) -> Response:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except Exception as exc:  # noqa: BLE001 - the route's own bug: answer and count it, never echo
+            log.error("%s failed: %s", name, type(exc).__name__)
+            response = _error(500, "internal error")
         request.app.state.ingest.requests.labels(name, str(response.status_code)).inc()
         return response
     return wrapped
 
 
-def create_app(config: Config, engine: ScanEngine, hmac_key: bytes) -> Starlette:
-    """The ASGI app a config describes."""
+def create_app(runtime: Runtime) -> Starlette:
+    """The ASGI app over a runtime (`pipeline.runtime.build.build`)."""
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
-    cfg = config.serve
+    cfg = runtime.config.serve
     if cfg.vercel.enabled:
         routes.append(Route("/ingest/vercel", _counted("vercel", vercel), methods=["GET", "POST"]))
     if cfg.sentry_tunnel.enabled:
         routes.append(Route("/ingest/sentry/tunnel", _counted("sentry_tunnel", sentry_tunnel), methods=["POST"]))
     if cfg.sentry_webhook.enabled:
         routes.append(Route("/ingest/sentry/webhook", _counted("sentry_webhook", sentry_webhook), methods=["POST"]))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        app.state.ingest = Ingest(config, engine, hmac_key)
+        app.state.ingest = Ingest(runtime)
         yield
         await app.state.ingest.close()
-        if cfg.out_dir:
-            from pipeline.storage import catalog
-
-            await run_in_threadpool(catalog.refresh, cfg.out_dir)
+        await run_in_threadpool(runtime.refresh_catalog)
 
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def serve(config: Config, host: str, port: int) -> None:
+def serve(runtime: Runtime, host: str, port: int) -> None:
     import uvicorn
 
-    from pipeline.engine.fingerprint import resolve_key
-    from pipeline.runtime.scan import build_engine
-
-    out = Path(config.serve.out_dir) if config.serve.out_dir else None
-    engine = build_engine(config, out)
-    key = resolve_key(config.fingerprint.key, out)
-    if config.serve.vercel.enabled and not (os.environ.get("PHISCAN_VERCEL_DRAIN_SECRET") or config.serve.vercel.secret):
+    cfg = runtime.config.serve
+    if cfg.vercel.enabled and not (os.environ.get("PHISCAN_VERCEL_DRAIN_SECRET") or cfg.vercel.secret):
         log.warning("no Vercel drain secret: unsigned drain bodies are accepted (set PHISCAN_VERCEL_DRAIN_SECRET)")
-    uvicorn.run(create_app(config, engine, key), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", access_log=False,
+                timeout_keep_alive=5)

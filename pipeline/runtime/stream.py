@@ -22,15 +22,10 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
-from connectors import documents
-from pipeline.storage.parquet import ParquetStore
-from pipeline.engine.scanner import ScanEngine
-from core.model import BadRecord, Event
-from pipeline.runtime.scrub import Scrubber, scrub_bytes
+from pipeline.runtime.build import Body, Recorded, Runtime
 
 log = logging.getLogger("phiscan")
 
@@ -80,17 +75,15 @@ class _Rebalance(ConsumerRebalanceListener):
 class StreamRunner:
     """The consume (findings) and scrub (clean topic) loop over one consumer."""
 
-    def __init__(self, consumer, engine: ScanEngine, fmt: str, *, store: ParquetStore | None,
-                 topics: Sequence[str], producer=None, to_topic: str | None = None,
-                 quarantine_topic: str | None = None, scrubber: Scrubber | None = None,
+    def __init__(self, consumer, runtime: Runtime, fmt: str, *, topics: Sequence[str], producer=None,
+                 to_topic: str | None = None, quarantine_topic: str | None = None, scrub: bool = False,
                  batch_max_events: int = 2000, batch_max_seconds: float = 2.0, max_events: int | None = None,
-                 idle_timeout: float | None = None, metrics_port: int | None = None,
-                 max_record_bytes: int = 1 << 20):
-        self.consumer, self.engine, self.fmt, self.store = consumer, engine, fmt, store
+                 idle_timeout: float | None = None, metrics_port: int | None = None):
+        self.consumer, self.runtime, self.fmt = consumer, runtime, fmt
         self.topics = list(topics)
-        self.producer, self.to_topic, self.quarantine_topic, self.scrubber = producer, to_topic, quarantine_topic, scrubber
+        self.producer, self.to_topic, self.quarantine_topic, self.scrub = producer, to_topic, quarantine_topic, scrub
         self.batch_max_events, self.batch_max_seconds = batch_max_events, batch_max_seconds
-        self.max_events, self.idle_timeout, self.max_record_bytes = max_events, idle_timeout, max_record_bytes
+        self.max_events, self.idle_timeout = max_events, idle_timeout
         self.metrics = Metrics(metrics_port)
         self.stats = StreamStats()
         self.pending: list = []
@@ -98,7 +91,6 @@ class StreamRunner:
         self.assigned_at: float | None = None
         self.last_record_at: float | None = None
         self.stop = threading.Event()
-        self._flagged: list = []
         self._lag_at = 0.0
         self._lock = threading.RLock()
 
@@ -144,85 +136,49 @@ class StreamRunner:
 
     # -- one batch ---------------------------------------------------------------------
     def flush(self, reason: str = "batch") -> None:
+        """Steps 2-4 of the module docstring for what is pending: process, produce, record, commit."""
         with self._lock:
             if not self.pending:
                 return
             batch, self.pending = self.pending, []
             started = time.perf_counter()
-            if self.scrubber is not None:
-                findings, bad, events = self._scrub(batch)
-            else:
-                findings, bad, events = self._scan(batch)
+            done = self._process(batch)
             if self.producer is not None:
                 self.producer.flush()
-            if self.store is not None:
-                key = self._key(batch)
-                self.store.write_findings(findings, key)
-                self.store.write_errors(bad, key)
-                self.store.write_coverage(_coverage(events), key)
-                if self._flagged:
-                    self.store.write_flagged(self._flagged, key)
+            self.runtime.record(done, self._key(batch))
             self.consumer.commit(self._offsets(batch))
             self.stats.batches += 1
             self.stats.records_in += len(batch)
-            self.stats.events_in += len(events)
-            self.stats.findings.update(f.entity_type for f in findings)
-            self.metrics.events_in.inc(len(events))
-            for f in findings:
+            self.stats.events_in += len(done.events)
+            self.stats.findings.update(f.entity_type for f in done.findings)
+            self.metrics.events_in.inc(len(done.events))
+            for f in done.findings:
                 self.metrics.findings.labels(f.entity_type).inc()
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
             self._update_lag()
-            log.debug("%s flush: %d records, %d findings", reason, len(batch), len(findings))
+            log.debug("%s flush: %d records, %d findings", reason, len(batch), len(done.findings))
 
-    def _scan(self, batch) -> tuple[list, list[BadRecord], list[Event]]:
-        events: list[Event] = []
-        bad: list[BadRecord] = []
-        for rec in batch:
-            origin = _origin(rec)
-            try:
-                doc = documents.parse(rec.value or b"", self.fmt, origin, max_bytes=self.max_record_bytes)
-                items = list(documents.events(doc))
-            except documents.DocumentError as exc:
-                bad.append(self._quarantine(rec, str(exc)))
+    def _process(self, batch) -> Recorded:
+        """Every record of the batch in one engine batch: its value, key and headers are all scanned.
+
+        Scrubbing, each clean record goes to the clean topic with its scrubbed key and headers
+        (a tombstone stays a tombstone); each record that cannot be scanned goes to quarantine.
+        """
+        bodies = [Body(rec.value, _origin(rec), rec.key, [(k, v) for k, v in (rec.headers or [])]) for rec in batch]
+        outcomes = self.runtime.process_many(bodies, self.fmt, scrub=self.scrub)
+        done = Recorded()
+        for rec, outcome in zip(batch, outcomes):
+            done.extend(outcome)
+            if outcome.bad:  # recorded in errors either way; its raw bytes go to quarantine, never downstream
+                self._quarantine(rec, outcome.reason or outcome.bad[0].reason)
                 continue
-            for item in items:
-                if isinstance(item, Event):
-                    events.append(item)
-                elif isinstance(item, BadRecord):
-                    bad.append(self._quarantine(rec, item.reason))
-        try:
-            result = self.engine.scan(events)
-        except Exception as exc:  # a detector crash: record, quarantine, go on
-            log.warning("scan failed on a batch: %s", type(exc).__name__)
-            for rec in batch:
-                bad.append(self._quarantine(rec, f"scan error ({type(exc).__name__})"))
-            return [], bad, []
-        self._flagged = result.flagged
-        for b in result.bad:
-            self.stats.quarantined += 1
-            self.metrics.quarantined.inc()
-        return result.findings, bad + result.bad, events
+            if self.scrub:
+                self.producer.send(self.to_topic, value=outcome.clean, key=outcome.key, headers=outcome.headers)
+                self.stats.records_out += 1
+                self.metrics.records_out.inc()
+        return done
 
-    def _scrub(self, batch) -> tuple[list, list[BadRecord], list[Event]]:
-        findings, bad, events = [], [], []
-        self._flagged = []
-        for rec in batch:
-            origin = _origin(rec)
-            outcome = scrub_bytes(rec.value or b"", self.fmt, origin, self.engine, self.scrubber,
-                                  self.max_record_bytes)
-            if outcome.clean is None:
-                bad.append(self._quarantine(rec, outcome.reason or "unknown"))
-                continue
-            self.producer.send(self.to_topic, value=outcome.clean, key=rec.key,
-                               headers=[(k, v) for k, v in (rec.headers or [])])
-            self.stats.records_out += 1
-            self.metrics.records_out.inc()
-            findings.extend(outcome.findings)
-            events.extend(outcome.events)
-            self._flagged.extend(outcome.flagged)
-        return findings, bad, events
-
-    def _quarantine(self, rec, reason: str) -> BadRecord:
+    def _quarantine(self, rec, reason: str) -> None:
         """Raw bytes to the quarantine topic (if any) with the reason in a header; counted either way."""
         self.stats.quarantined += 1
         self.stats.quarantine_reasons[reason] += 1
@@ -230,7 +186,6 @@ class StreamRunner:
         if self.quarantine_topic and self.producer is not None:
             self.producer.send(self.quarantine_topic, value=rec.value, key=rec.key,
                                headers=[*(rec.headers or []), ("phiscan-reason", reason.encode())])
-        return BadRecord(self.fmt, _origin(rec), reason, len(rec.value or b""))
 
     def _offsets(self, batch) -> dict[TopicPartition, OffsetAndMetadata]:
         last: dict[TopicPartition, int] = {}
@@ -264,50 +219,32 @@ def _origin(rec) -> str:
     return f"kafka://{rec.topic}/{rec.partition}/{rec.offset}"
 
 
-def _coverage(events: Sequence[Event]) -> dict:
-    counts: Counter = Counter()
-    for ev in events:
-        day = (ev.timestamp or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
-        counts[(ev.source, ev.project, day)] += 1
-    return dict(counts)
-
-
 def run_kafka(config, *, bootstrap: str | None, topics: Sequence[str], group_id: str, fmt: str,
               out_dir: str | None, consumer_cli: dict, producer_cli: dict, to_topic: str | None = None,
               quarantine_topic: str | None = None, scrub: bool = False, max_events: int | None = None,
               idle_timeout: float | None = None, metrics_port: int | None = None,
-              engine: ScanEngine | None = None, handle_signals: bool = True) -> StreamStats:
-    """Build the clients, engine and stores a config describes, and run the loop until it stops."""
-    from pathlib import Path
-
+              runtime: Runtime | None = None, engine=None, handle_signals: bool = True) -> StreamStats:
+    """Build the runtime and clients a config describes, and run the loop until it stops."""
     from kafka import KafkaConsumer, KafkaProducer
 
     from connectors.kafka import consumer_settings, producer_settings, redacted
-    from pipeline.engine.fingerprint import resolve_key
-    from pipeline.runtime.scan import build_engine
+    from pipeline.runtime.build import build
 
     csettings = consumer_settings(config.kafka, bootstrap, group_id, consumer_cli)
     quarantine_topic = quarantine_topic or config.kafka.quarantine_topic
     need_producer = scrub or bool(quarantine_topic)
     psettings = producer_settings(config.kafka, bootstrap, producer_cli) if need_producer else None
     log.info("consumer settings: %s", redacted(csettings))
-    engine = engine or build_engine(config, out_dir)
-    store = ParquetStore(out_dir) if out_dir else None
-    scrubber = Scrubber(config.scrub, resolve_key(config.fingerprint.key, Path(out_dir) if out_dir else None)) \
-        if scrub else None
+    runtime = runtime or build(config, out_dir=out_dir, engine=engine)
     consumer = KafkaConsumer(**csettings)
     producer = KafkaProducer(**psettings) if psettings else None
-    runner = StreamRunner(consumer, engine, fmt, store=store, topics=topics, producer=producer, to_topic=to_topic,
-                          quarantine_topic=quarantine_topic, scrubber=scrubber,
+    runner = StreamRunner(consumer, runtime, fmt, topics=topics, producer=producer, to_topic=to_topic,
+                          quarantine_topic=quarantine_topic, scrub=scrub,
                           batch_max_events=config.kafka.batch_max_events,
                           batch_max_seconds=config.kafka.batch_max_seconds, max_events=max_events,
-                          idle_timeout=idle_timeout, metrics_port=metrics_port,
-                          max_record_bytes=config.limits.max_record_bytes)
+                          idle_timeout=idle_timeout, metrics_port=metrics_port)
     if handle_signals:
         runner.install_signal_handlers()
     stats = runner.run()
-    if out_dir:
-        from pipeline.storage import catalog
-
-        catalog.refresh(out_dir)
+    runtime.refresh_catalog()
     return stats

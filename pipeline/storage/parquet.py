@@ -51,8 +51,22 @@ COVERAGE_SCHEMA = pa.schema([
 ])
 
 
+def utc_day(ts: datetime | None, fallback: datetime | None = None) -> date:
+    """The UTC day partition of a timestamp; one that cannot be placed (year 1 in another zone,
+    naive values) falls back to the scan's day instead of failing the write."""
+    fallback = fallback or datetime.now(timezone.utc)
+    for candidate in (ts, fallback):
+        if candidate is None:
+            continue
+        try:
+            return candidate.astimezone(timezone.utc).date()
+        except (OverflowError, ValueError, OSError):
+            continue
+    return datetime.now(timezone.utc).date()
+
+
 def _day(ts: datetime | None, fallback: datetime) -> str:
-    return (ts or fallback).astimezone(timezone.utc).date().isoformat()
+    return utc_day(ts, fallback).isoformat()
 
 
 def _safe(part: str) -> str:

@@ -256,6 +256,9 @@ def _read_single_object(data: bytes, name: str, source: str, max_record: int) ->
 
 PARQUET_MAGIC = b"PAR1"
 ENVELOPE_HEADER_KEYS = frozenset({"event_id", "dsn", "sent_at", "sdk", "trace"})
+ENVELOPE_ITEM_TYPES = frozenset({"event", "transaction", "attachment", "session", "sessions", "user_report", "feedback",
+                                 "client_report", "replay_event", "replay_recording", "replay_video", "profile",
+                                 "profile_chunk", "check_in", "log", "otel_log", "span", "statsd", "metric_meta"})
 
 
 def _base_name(path: Path) -> str:
@@ -275,8 +278,15 @@ def _looks_like_envelope(head: bytes) -> bool:
         header, item = orjson.loads(lines[0]), orjson.loads(lines[1])
     except orjson.JSONDecodeError:
         return False
-    return (isinstance(header, dict) and isinstance(item, dict) and "type" in item
-            and set(header) <= ENVELOPE_HEADER_KEYS | {"type"} and bool(set(header) & ENVELOPE_HEADER_KEYS))
+    if not (isinstance(header, dict) and isinstance(item, dict) and "type" in item
+            and bool(set(header) & ENVELOPE_HEADER_KEYS)):
+        return False
+    if set(header) <= ENVELOPE_HEADER_KEYS | {"type"}:
+        return True
+    # a header with keys of its own (SDKs add them): still an envelope when the next line is an item
+    # header, small and of a known item type, not an event (NDJSON of events also starts `event_id`)
+    return (str(item.get("type")) in ENVELOPE_ITEM_TYPES and len(item) <= 8
+            and not any(k in item for k in ("event_id", "message", "exception", "spans", "contexts")))
 
 
 def sniff_layout(path: Path) -> str:

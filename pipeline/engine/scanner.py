@@ -267,12 +267,14 @@ class ScanEngine:
             else [View(text, key)]
         batch.fresh[digest] = views
         has_json = any(v.kind == "json" for v in views)
-        if has_json and _all_json(text):
-            views = views[1:]  # a pino line: every value is in a JSON view; the raw text adds nothing
+        # a pino line: every value is in a JSON view, but its keys are not, and a key can be a value
+        # (`{"jane@x.com": {...}}`): the raw text gets the pattern detectors only (no NER, no hints)
+        pino = has_json and _all_json(text)
         raw_ner = not has_json
         for view in views:
-            batch.tasks.append(Task(view.text, normalize_key(view.key), view.key, profile,
-                                    ner=raw_ner or view.kind != "raw"))
+            raw_pino = pino and view.kind == "raw"
+            batch.tasks.append(Task(view.text, normalize_key(view.key), view.key, "machine" if raw_pino else profile,
+                                    ner=(raw_ner or view.kind != "raw") and not raw_pino))
             batch.owners.append((digest, view))
         return digest
 

@@ -1,0 +1,74 @@
+"""The engine's promises under pressure: no finding lost to its cache, one runtime safe under concurrency."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from core.model import Event
+from pipeline.config import Config
+from pipeline.engine.fingerprint import Fingerprinter
+from pipeline.engine.scanner import ScanEngine
+from pipeline.runtime.build import Body, build
+
+KEY = b"engine-test-key-not-a-secret"
+
+
+def wide_sentry_events(n: int, fields: int, planted: dict[int, str]) -> list[dict]:
+    events = []
+    for i in range(n):
+        extra = {f"field_{j}": f"value {i}-{j} of a wide event" for j in range(fields)}
+        if i in planted:
+            extra["contact"] = planted[i]
+        events.append({"event_id": f"{i:032x}", "level": "error", "message": f"event {i}", "extra": extra})
+    return events
+
+
+def test_a_large_batch_loses_no_finding_to_cache_eviction():
+    """512 events x ~140 fields with the default cache: the email of event 0 must be found."""
+    config = Config()
+    engine = ScanEngine(config, Fingerprinter(KEY))
+    payloads = wide_sentry_events(512, 140, {0: "first.patient@example.org", 511: "last.patient@example.org"})
+    evs = [Event("sentry", p["event_id"], f"t:{i}", p) for i, p in enumerate(payloads)]
+    found = {(f.event_id, f.entity_type) for f in engine.scan(evs).findings}
+    assert (payloads[0]["event_id"], "EMAIL_ADDRESS") in found
+    assert (payloads[511]["event_id"], "EMAIL_ADDRESS") in found
+
+
+def test_a_tiny_cache_still_scrubs_every_value():
+    config = Config.model_validate({"detection": {"cache_size": 4}})
+    runtime = build(config, engine=ScanEngine(config, Fingerprinter(KEY)))
+    planted = {i: f"p{i}.patient@example.org" for i in range(0, 200, 7)}
+    body = json.dumps(wide_sentry_events(200, 30, planted)).encode()
+    out = runtime.process(body, "sentry", "wide.json", scrub=True)
+    assert not out.quarantined
+    assert b"patient@example.org" not in out.clean
+    assert sum(f.entity_type == "EMAIL_ADDRESS" for f in out.findings) == len(planted)
+
+
+def test_one_runtime_shared_by_threads_gives_what_sequential_calls_give(engine):
+    """The HTTP routes call the runtime from a thread pool: concurrent callers must get sequential results."""
+    runtime = build(Config(), engine=engine)
+    bodies = []
+    for i in range(24):
+        rec = {"id": f"r{i}", "deploymentId": "dpl_1", "projectId": "p", "source": "lambda",
+               "timestamp": 1700000000000 + i,
+               "message": f"user u{i}.patient@example.org ssn 536-90-{4300 + i} name Maria Gonzalez"}
+        bodies.append(json.dumps([rec]).encode())
+
+    def summary(out):
+        return sorted((f.finding_id, f.fingerprint) for f in out.findings), out.clean
+
+    expected = [summary(runtime.process(b, "vercel", f"b{i}", scrub=True)) for i, b in enumerate(bodies)]
+    results: dict[int, tuple] = {}
+
+    def work(i: int) -> None:
+        for _ in range(3):
+            results[i] = summary(runtime.process_many([Body(bodies[i], f"b{i}")], "vercel", scrub=True)[0])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert [results[i] for i in range(len(bodies))] == expected

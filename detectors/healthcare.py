@@ -11,6 +11,10 @@ from presidio_analyzer import Pattern
 
 from detectors.base import CasedPatternRecognizer
 
+# A score that says "checksum only, no label or context word": over the default threshold, under every
+# labelled or context-backed score, the same for every such number (cards, NPI, DEA), so analysts can filter on it.
+BARE_CHECKSUM_SCORE = 0.55
+
 _SEP = r"""[\s:#=\"'\-]{0,4}"""
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE_VALUE = (
@@ -49,7 +53,8 @@ class DeaNumberRecognizer(CasedPatternRecognizer):
     PATTERNS = [
         Pattern("dea labelled", r"(?i:(?<=\bdea(?:[\s_-]*(?:number|no\.?|#|registration))?" + _SEP + r"))"
                                 r"[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.85),
-        Pattern("dea", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.3),
+        # without a label, only the checksum vouches for it: BARE_CHECKSUM_SCORE when it passes
+        Pattern("dea bare (checksum only)", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", BARE_CHECKSUM_SCORE),
     ]
     CONTEXT = ["dea", "prescriber", "registration", "controlled", "prescription"]
 
@@ -67,15 +72,20 @@ class NpiRecognizer(CasedPatternRecognizer):
 
     PATTERNS = [
         Pattern("npi labelled", r"(?i:(?<=\bnpi(?:[\s_-]*(?:number|no\.?|#|id))?" + _SEP + r"))[12]\d{9}\b", 0.85),
-        Pattern("npi bare", r"\b[12]\d{9}\b", 0.2),
+        Pattern("npi bare (checksum only)", r"(?<![\w.:/-])[12]\d{9}(?![\w.:/-])", BARE_CHECKSUM_SCORE),
+        Pattern("npi grouped (checksum only)", r"(?<![\w.:/-])[12]\d{3}([- ])\d{3}\1\d{3}(?![\w.:/-])",
+                BARE_CHECKSUM_SCORE),
     ]
     CONTEXT = ["npi", "provider", "prescriber", "physician", "clinician"]
 
     ENTITY = "US_NPI"
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        # None keeps the pattern's score: a bare 10-digit Luhn pass needs NPI context.
-        return None if luhn_valid("80840" + pattern_text) else False
+        # None keeps the pattern's score: a label vouches (0.85), a bare Luhn pass says only so much (0.55)
+        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        if len(set(digits[:-1])) == 1:  # `1111111112`: a run of one digit is a placeholder, not a number
+            return False
+        return None if len(digits) == 10 and luhn_valid("80840" + digits) else False
 
 
 class HealthPlanIdRecognizer(CasedPatternRecognizer):

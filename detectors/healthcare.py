@@ -133,9 +133,19 @@ _US_STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|"
     "OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|AS|FM|GU|MH|MP|PW|PR|VI|AA|AE|AP"
 )
+_US_STATE_NAMES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|"
+    "Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|Mississippi|"
+    "Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|North Carolina|North Dakota|"
+    "Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|"
+    "Virginia|Washington|West Virginia|Wisconsin|Wyoming|Puerto Rico"
+)
+_POST_DIRECTION = r"(?:\s+(?:NE|NW|SE|SW|N|S|E|W)\b\.?)?"
+# UK and Canadian postcodes, which follow the town: `London NW1 6XE`, `Toronto, ON M5V 3L9`
+_INTL_POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)"
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Bldg|Building|Floor|Fl|Room|Rm|#)\.?\s*#?[A-Za-z0-9-]{1,8})?"
-_CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3},?\s+(?:" + _US_STATES + r")\b"
-                   r"(?:\s+\d{5}(?:-\d{4})?)?)?")
+_CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3}(?:,?\s+(?:" + _US_STATES + "|" + _US_STATE_NAMES
+                   + r")\b(?:\s+\d{5}(?:-\d{4})?)?|,?\s+" + _INTL_POSTCODE + r"\b))?")
 
 
 # APO/FPO/DPO addresses of service members and their families, and post-office boxes.
@@ -148,11 +158,13 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
     """US street addresses: number, street name, a USPS street suffix, unit, city, state and ZIP."""
 
     ENTITY = "STREET_ADDRESS"
-    CONTEXT = ["address", "street", "home", "lives", "ship", "mailing", "residence"]
+    CONTEXT = ["address", "street", "home", "lives", "live", "ship", "mailing", "residence", "direccion", "dirección",
+               "adresse", "anschrift", "indirizzo", "endereco", "endereço", "domicilio", "located"]
 
     def __init__(self, **kw):
         street = (r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+|(?:North|South|East|West)\s+)?"
-                  r"(?:[A-Z][a-z']+\.?\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,3}" + _street_suffixes() + r"\b\.?")
+                  r"(?:[A-Z][a-z']+\.?\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,3}" + _street_suffixes() + r"\b\.?"
+                  + _POST_DIRECTION)
         kw.setdefault("patterns", [
             Pattern("us street address", street + _UNIT + _CITY_STATE_ZIP, 0.7),
             # an unknown suffix still reads as an address when a city, state and ZIP follow
@@ -161,6 +173,11 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
                     + r",?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3},?\s+(?:" + _US_STATES + r")\s+\d{5}(?:-\d{4})?\b",
                     0.75),
             Pattern("military address", r"\b" + MILITARY_ADDRESS + r"\b", 0.8),
+            # street name first, then the number and a postcode and town (most of Europe and Latin America):
+            # `Calle de Alcala 45, 28014 Madrid`, `Hauptstrasse 5, 10115 Berlin`; reported with context only
+            Pattern("international street address",
+                    r"\b[A-Z][\w'\u00C0-\u024F]+(?:\s+(?:[a-z]{1,3}\s+){0,2}[A-Z][\w'\u00C0-\u024F]+){0,3}\s+\d{1,5}[a-z]?"
+                    r",\s+(?:[A-Z]{1,2}-?)?\d{4,5}\s+[A-Z][\w\u00C0-\u024F]+(?:[\s-][A-Z][\w\u00C0-\u024F]+){0,2}", 0.4),
             Pattern("po box", r"\b" + PO_BOX + r"\b", 0.6),
         ])
         super().__init__(**kw)

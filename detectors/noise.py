@@ -48,13 +48,16 @@ NOT_PEOPLE = frozenset(
     Prescription Prescriptions Refill Refills Diagnosis Treatment Therapy Lab Result Appointment Visit Dose
     """.split()
 )
+# Lower-case words inside names: `Maria de la Cruz`, `Ludwig van Beethoven`, `Ahmed bin Salem`
+NAME_PARTICLES = frozenset("van der den de la los las von del della di da dos das du le bin binti bint ibn al el "
+                           "ben ter ten zu af av".split())
 # A "name" ending in a street suffix is a street: `Maple Street`, `Lincoln Lane`.
 STREET_WORDS = frozenset(
     "street st avenue ave road rd boulevard blvd lane ln drive dr court ct place pl way terrace ter parkway "
     "pkwy circle cir highway hwy trail trl square sq loop plaza".split()
 )
-_HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt|hi|hello|hey|dear|thanks)"
-                        r"\.?[\s:=\"',]*$")
+_HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt|hi|hello|hey|dear|thanks"
+                        r"|name\s+is|i\s+am|i'm|call\s+me|this\s+is)\.?[\s:=\"',]*$")
 _CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|[a-z][A-Z]|\.[a-z]")
 
 
@@ -91,7 +94,7 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool, key: st
         return False
     if len(words) > 1 and words[-1].lower().strip(".,") in STREET_WORDS:
         return False
-    if span.isupper() or not all(w[:1].isupper() for w in words):
+    if span.isupper() or not all(w[:1].isupper() or w.lower() in NAME_PARTICLES for w in words):
         return False
     if len(words) >= 2 or key_is_name:
         return True

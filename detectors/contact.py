@@ -63,6 +63,11 @@ class LeanCreditCardRecognizer(LeanAnalyzeMixin, CreditCardRecognizer):
             r"|\d{7}([ -])\d{8})(?![\w-])", 0.3)]
 
     def invalidate_result(self, pattern_text: str) -> bool:
+        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        # the only card range starting with 1 is UATP, 15 digits; 13, 16 and 19 digits starting with 1 are
+        # epoch timestamps in ms, us and ns (`1718000000000000` in GA4's `event_timestamp`)
+        if digits.startswith("1") and len(digits) != 15:
+            return True
         return not card_grouping_ok(pattern_text) or super().invalidate_result(pattern_text)
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):

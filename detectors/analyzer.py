@@ -83,7 +83,8 @@ class PresidioAnalyzer:
     def __init__(self, *, model: str, entities: Sequence[str], score_threshold: float, ner: bool = True,
                  key_hints: KeyHintDetector | None = None, cache_size: int = 65_536,
                  nlp_engine: SpacyNlpEngine | None = None,
-                 extra: Sequence[tuple[EntityRecognizer, re.Pattern[str]]] = ()):
+                 extra: Sequence[tuple[EntityRecognizer, re.Pattern[str]]] = (), ip_policy: str = "report"):
+        self.ip_public_only = ip_policy == "public_only"
         self.entities = frozenset(entities)
         self.threshold = score_threshold
         self.key_hints = key_hints or KeyHintDetector()
@@ -138,7 +139,7 @@ class PresidioAnalyzer:
             return False
         if entity == "PERSON" and not plausible_person(text, r.start, r.end, key_is_name, raw_key):
             return False
-        return _plausible(entity, text, r.start, r.end, raw_key)
+        return _plausible(entity, text, r.start, r.end, raw_key, self.ip_public_only)
 
     @staticmethod
     def _digest(task: Task) -> bytes:
@@ -238,9 +239,10 @@ def _known_non_name(word: str) -> bool:
     return low in NOT_PEOPLE or low in STREET_WORDS or (low.endswith("s") and low[:-1] in NOT_PEOPLE)
 
 
-def _plausible(entity: str, text: str, start: int, end: int, key: str | None = None) -> bool:
+def _plausible(entity: str, text: str, start: int, end: int, key: str | None = None,
+               ip_public_only: bool = False) -> bool:
     if entity == "IP_ADDRESS":
-        return plausible_ip(text, start, end, key)
+        return plausible_ip(text, start, end, key, ip_public_only)
     if entity == "PHONE_NUMBER":
         return plausible_phone(text, start, end)
     if entity == "CREDIT_CARD":

@@ -5,36 +5,94 @@ from __future__ import annotations
 import re
 
 import tldextract
-from presidio_analyzer import Pattern
+import regex
+from presidio_analyzer import AnalysisExplanation, LocalRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
     IpRecognizer,
-    PhoneRecognizer,
     UsSsnRecognizer,
 )
 
 from detectors.base import CasedPatternRecognizer, LeanAnalyzeMixin
+from detectors.healthcare import BARE_CHECKSUM_SCORE, luhn_valid
 
 # tldextract's default extractor downloads the public suffix list on first use;
 # this one reads the snapshot shipped inside the tldextract package only.
 _OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+_SSN_LABEL = r"(?:ssn|social[\s_-]*security(?:[\s_-]*(?:number|num|no\.?|#))?)(?:\s+(?:is|was|of))?"
+
+
 class LeanSsnRecognizer(LeanAnalyzeMixin, UsSsnRecognizer):
-    """Presidio's SSN recognizer (patterns, context, invalidation) through the leaner analyze."""
+    """Presidio's SSN recognizer (patterns, context, invalidation) through the leaner analyze.
+
+    Presidio reports only `ddd-dd-dddd` shapes (0.5) without context; after an SSN label
+    (`my ssn is 078-051121`, `social security number 078051121`) any 3-2-4 grouping counts.
+    """
 
     def __init__(self, **kw):
         kw.setdefault("name", "UsSsnRecognizer")
         super().__init__(**kw)
+        self.patterns = [*self.patterns, Pattern(
+            "ssn labelled", r"(?i:(?<=\b" + _SSN_LABEL + r"[\s:#=\"'-]{0,4}))\d{3}[- .]?\d{2}[- .]?\d{4}\b", 0.85)]
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        digits = [c for c in pattern_text if c.isdigit()]
+        return len(digits) != 9 or super().invalidate_result(pattern_text)
 
 
 class LeanCreditCardRecognizer(LeanAnalyzeMixin, CreditCardRecognizer):
-    """Presidio's card recognizer (brand patterns, Luhn) through the leaner analyze."""
+    """Presidio's card recognizer (brand patterns, Luhn) through the leaner analyze.
+
+    A Luhn-valid number is reported at 1.0 with a card word in the text, and at
+    `BARE_CHECKSUM_SCORE` without one. Separated digits must be grouped as cards are
+    printed (4-4-4-4, 4-6-5, 4-4-4-x, one kind of separator): Presidio's pattern would
+    otherwise assemble a card from neighbouring numbers of a log line (`1445432400 2015`).
+    """
 
     def __init__(self, **kw):
         kw.setdefault("name", "CreditCardRecognizer")
         super().__init__(**kw)
+        # brands Presidio's pattern does not know (BankCard 56xx, 2-series Mastercard) and the 4-6-5, 4-4-4-2
+        # and 8-8 printings it cannot group; Luhn decides, as for Presidio's own pattern
+        self.patterns = [*self.patterns, Pattern(
+            "card digits or printed groups",
+            r"(?<![\w-])[2-6](?:\d{11,18}|\d{3}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{3}([ -])\d{6}\2\d{4,5}"
+            r"|\d{7}([ -])\d{8})(?![\w-])", 0.3)]
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        # the only card range starting with 1 is UATP, 15 digits; 13, 16 and 19 digits starting with 1 are
+        # epoch timestamps in ms, us and ns (`1718000000000000` in GA4's `event_timestamp`)
+        if digits.startswith("1") and len(digits) != 15:
+            return True
+        return not card_grouping_ok(pattern_text) or super().invalidate_result(pattern_text)
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        if results and not _CARD_WORDS.search(text):
+            for r in results:
+                r.score = min(r.score, BARE_CHECKSUM_SCORE)
+        return results
+
+
+_CARD_WORDS = regex.compile(r"(?i)card|credit|debit|visa|master|amex|discover|jcb|diners|maestro|payment|\bcc\b|\bpan\b")
+_CARD_SEPARATOR = regex.compile(r"[\s-]+")
+
+
+def card_grouping_ok(value: str) -> bool:
+    """Unseparated digits, or groups as cards print them, with one kind of separator."""
+    groups = [g for g in _CARD_SEPARATOR.split(value.strip()) if g]
+    if len(groups) == 1:
+        return True
+    if len({ch for ch in value.strip() if not ch.isdigit()}) > 1:
+        return False
+    sizes = [len(g) for g in groups]
+    if sizes[:-1] == [4] * (len(sizes) - 1) and 1 <= sizes[-1] <= 4:
+        return True  # 4-4-4-4, 4-4-4-3 (19 digits print as 4-4-4-4-3)
+    return sizes in ([4, 6, 5], [4, 6, 4], [8, 8])  # Amex, Diners, two halves
 
 
 class LeanIpRecognizer(LeanAnalyzeMixin, IpRecognizer):
@@ -59,22 +117,114 @@ class OfflineEmailRecognizer(LeanAnalyzeMixin, EmailRecognizer):
         return _OFFLINE_TLD(pattern_text).fqdn != ""
 
 
-class LogPhoneRecognizer(PhoneRecognizer):
-    """Presidio's phonenumbers-based recognizer, scored for telemetry.
+PHONE_CONTEXT = ["phone", "number", "telephone", "cell", "cellphone", "mobile", "call", "sms", "text", "reminder",
+                 "contact", "tel", "whatsapp", "fax", "cep", "telefon", "telefono", "telepono", "handy", "numero"]
 
-    libphonenumber's lenient matcher also accepts digit groups of timestamps,
-    pids and IP-derived host names, so on its own (0.4) it stays under the
-    default threshold: it needs context (`phone`, `sms`, `call`, a `phone` key).
-    Formatted North American numbers are found by `NanpPhoneRecognizer`.
+# Regions tried for a national-format number (trunk prefix `0`, or any number with phone context), most
+# populous and most common in telehealth traffic first. E.164 numbers (`+` or `00`) need no region.
+_NATIONAL_REGIONS = (
+    "US", "GB", "CA", "AU", "IN", "DE", "FR", "IT", "ES", "NL", "BE", "CH", "AT", "IE", "PT", "SE", "NO", "DK",
+    "FI", "PL", "GR", "TR", "IL", "JP", "KR", "CN", "PH", "ID", "TH", "VN", "MY", "SG", "NZ", "ZA", "NG", "KE",
+    "EG", "BR", "AR", "MX", "CO", "PK", "BD", "SA", "AE", "UA", "RU",
+)
+# a run of 7-15 digits with the usual separators, optionally `+`/`00` led and with an extension
+_PHONE_CANDIDATE = regex.compile(
+    r"(?<![\w+.\-/@])(?<!\d:)\+?\(?\d[\d\s().-]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w/@-])(?!\.\d)")
+# 3-2-4 groups are SSNs (`078-05-1120`), 2-2-4 and 4-2-2 groups dates: no country prints phones so
+_SSN_OR_DATE = regex.compile(r"\d{3}([-. ])\d{2}\1\d{4}|\d{1,2}([-./])\d{1,2}\2\d{2,4}|\d{4}([-./])\d{1,2}\3\d{1,2}")
+_CONTEXT_WORD = regex.compile(r"(?i)\b(?:" + "|".join(PHONE_CONTEXT) + r")s?\b")
+# what separates digit groups of a printed number: one separator, or a bracketed area code
+_GROUP_SPLIT = regex.compile(r"\s?[().]\s?|[\s.-]")
+
+
+def _phone_grouping(main: str) -> bool:
+    """Digit groups as people print national numbers: after the trunk+area group, groups of 2-4 digits
+    (`090-1234-5678`, `0 532 123 45 67`), or a bracketed area code (`0 (532) 1234567`). Timestamps
+    (`081110 210146 28`), decimals (`0.36388028`) and column-aligned counters (`1702  2105`) are not."""
+    if "  " in main or regex.fullmatch(r"\d+\.\d+", main):
+        return False
+    if "(" in main:
+        return True
+    groups = [g for g in _GROUP_SPLIT.split(main) if g]
+    return len(groups) >= 2 and all(2 <= len(g) <= 4 for g in groups[1:]) and len(groups[0]) <= 5
+_MAX_PHONE_CANDIDATES = 16
+
+
+class LogPhoneRecognizer(LocalRecognizer):
+    """Phone numbers of every region through libphonenumber, scored for telemetry.
+
+    - E.164 (`+55 11 98456 5666`, `00 44 20 7946 0958`): valid for libphonenumber -> 0.7, no context needed.
+    - National formats with a trunk `0` and separators (`090-1234-5678`, `0 532 123 45 67`), valid in one of
+      `_NATIONAL_REGIONS` -> 0.5: the grouping and the trunk prefix are what people type, ids rarely look so.
+    - Any other digit run that is a valid number of a region -> 0.4, under the threshold: it is reported only
+      with context (`phone`, `call`, `cep`, a phone-named key) through Presidio's context enhancement.
+    libphonenumber's own lenient matcher accepts digit groups of timestamps, pids and IP-derived host names;
+    these rules do not try a region at all unless the candidate is `+`-led, trunk-prefixed or in context.
     """
 
-    CONTEXT = [*PhoneRecognizer.CONTEXT, "sms", "text", "call", "reminder", "contact", "tel", "whatsapp"]
+    CONTEXT = PHONE_CONTEXT
 
     def __init__(self, **kw):
-        kw.setdefault("supported_regions", ("US", "CA", "GB"))
+        kw.setdefault("supported_entities", ["PHONE_NUMBER"])
         kw.setdefault("context", self.CONTEXT)
         kw.setdefault("name", "PhoneRecognizer")
         super().__init__(**kw)
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        import phonenumbers
+
+        results: list[RecognizerResult] = []
+        in_context = None
+        for i, m in enumerate(_PHONE_CANDIDATE.finditer(text)):
+            if i >= _MAX_PHONE_CANDIDATES:
+                break
+            cand = m.group(0)
+            main = regex.split(r"\s?(?:x|ext)", cand)[0]
+            digits = sum(ch.isdigit() for ch in main)
+            if not 7 <= digits <= 15 or "  " in main:
+                continue
+            score = None
+            stripped = main.lstrip("(")
+            if stripped.startswith(("+", "00")):
+                e164 = "+" + main.lstrip("+(0") if stripped.startswith("00") else main
+                score = 0.7 if _valid(phonenumbers, e164, None) else None
+            elif not _SSN_OR_DATE.fullmatch(main):
+                trunk = stripped.startswith("0")
+                formatted = any(not ch.isdigit() for ch in stripped)
+                if formatted and not _phone_grouping(main):
+                    trunk = False  # still a phone with context (`my number is 09-7625400`), never bare
+                if not (trunk and formatted) and in_context is None:
+                    in_context = bool(_CONTEXT_WORD.search(text))
+                if trunk or in_context:
+                    regions = [r for r in _NATIONAL_REGIONS if _valid(phonenumbers, main, r)]
+                    if regions and trunk and (formatted or any(_mobile(phonenumbers, main, r) for r in regions)):
+                        score = 0.5
+                    elif regions and in_context:
+                        score = 0.4
+            if score is not None:
+                results.append(self._phone_result(m.start(), m.end(), score))
+        return results
+
+    def _phone_result(self, start: int, end: int, score: float) -> RecognizerResult:
+        meta = {RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}
+        why = AnalysisExplanation(recognizer=self.name, original_score=score, textual_explanation="libphonenumber")
+        return RecognizerResult("PHONE_NUMBER", start, end, score, why, meta)
+
+
+def _mobile(phonenumbers, text: str, region: str) -> bool:
+    """An unformatted national number is reported bare only when it is a mobile number of its region."""
+    kind = phonenumbers.number_type(phonenumbers.parse(text, region))
+    return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def _valid(phonenumbers, text: str, region: str | None) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(text, region))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 class NanpPhoneRecognizer(CasedPatternRecognizer):
@@ -97,7 +247,7 @@ class NanpPhoneRecognizer(CasedPatternRecognizer):
         # ten bare digits are a phone only with context (`phone 5884995790`, `SMS to ...`)
         Pattern("nanp bare", r"(?<![\w+.-])(?:\+?1)?[2-9]\d{2}[2-9]\d{6}" + _EXT + _END, 0.2),
     ]
-    CONTEXT = LogPhoneRecognizer.CONTEXT
+    CONTEXT = PHONE_CONTEXT
 
     def validate_result(self, pattern_text: str) -> bool | None:
         main = re.split(r"(?i)\s?(?:x|ext)", pattern_text)[0]
@@ -125,7 +275,5 @@ class CardNumberRecognizer(CasedPatternRecognizer):
     CONTEXT = ["card", "credit", "payment", "visa", "mastercard", "amex"]
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        from detectors.healthcare import luhn_valid
-
         digits = "".join(ch for ch in pattern_text if ch.isdigit())
         return None if 12 <= len(digits) <= 19 and luhn_valid(digits) else False

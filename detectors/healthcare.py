@@ -11,6 +11,10 @@ from presidio_analyzer import Pattern
 
 from detectors.base import CasedPatternRecognizer
 
+# A score that says "checksum only, no label or context word": over the default threshold, under every
+# labelled or context-backed score, the same for every such number (cards, NPI, DEA), so analysts can filter on it.
+BARE_CHECKSUM_SCORE = 0.55
+
 _SEP = r"""[\s:#=\"'\-]{0,4}"""
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE_VALUE = (
@@ -49,7 +53,8 @@ class DeaNumberRecognizer(CasedPatternRecognizer):
     PATTERNS = [
         Pattern("dea labelled", r"(?i:(?<=\bdea(?:[\s_-]*(?:number|no\.?|#|registration))?" + _SEP + r"))"
                                 r"[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.85),
-        Pattern("dea", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.3),
+        # without a label, only the checksum vouches for it: BARE_CHECKSUM_SCORE when it passes
+        Pattern("dea bare (checksum only)", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", BARE_CHECKSUM_SCORE),
     ]
     CONTEXT = ["dea", "prescriber", "registration", "controlled", "prescription"]
 
@@ -67,15 +72,20 @@ class NpiRecognizer(CasedPatternRecognizer):
 
     PATTERNS = [
         Pattern("npi labelled", r"(?i:(?<=\bnpi(?:[\s_-]*(?:number|no\.?|#|id))?" + _SEP + r"))[12]\d{9}\b", 0.85),
-        Pattern("npi bare", r"\b[12]\d{9}\b", 0.2),
+        Pattern("npi bare (checksum only)", r"(?<![\w.:/-])[12]\d{9}(?![\w.:/-])", BARE_CHECKSUM_SCORE),
+        Pattern("npi grouped (checksum only)", r"(?<![\w.:/-])[12]\d{3}([- ])\d{3}\1\d{3}(?![\w.:/-])",
+                BARE_CHECKSUM_SCORE),
     ]
     CONTEXT = ["npi", "provider", "prescriber", "physician", "clinician"]
 
     ENTITY = "US_NPI"
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        # None keeps the pattern's score: a bare 10-digit Luhn pass needs NPI context.
-        return None if luhn_valid("80840" + pattern_text) else False
+        # None keeps the pattern's score: a label vouches (0.85), a bare Luhn pass says only so much (0.55)
+        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        if len(set(digits[:-1])) == 1:  # `1111111112`: a run of one digit is a placeholder, not a number
+            return False
+        return None if len(digits) == 10 and luhn_valid("80840" + digits) else False
 
 
 class HealthPlanIdRecognizer(CasedPatternRecognizer):
@@ -123,9 +133,19 @@ _US_STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|"
     "OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|AS|FM|GU|MH|MP|PW|PR|VI|AA|AE|AP"
 )
+_US_STATE_NAMES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|"
+    "Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|Mississippi|"
+    "Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|North Carolina|North Dakota|"
+    "Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|"
+    "Virginia|Washington|West Virginia|Wisconsin|Wyoming|Puerto Rico"
+)
+_POST_DIRECTION = r"(?:\s+(?:NE|NW|SE|SW|N|S|E|W)\b\.?)?"
+# UK and Canadian postcodes, which follow the town: `London NW1 6XE`, `Toronto, ON M5V 3L9`
+_INTL_POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)"
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Bldg|Building|Floor|Fl|Room|Rm|#)\.?\s*#?[A-Za-z0-9-]{1,8})?"
-_CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3},?\s+(?:" + _US_STATES + r")\b"
-                   r"(?:\s+\d{5}(?:-\d{4})?)?)?")
+_CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3}(?:,?\s+(?:" + _US_STATES + "|" + _US_STATE_NAMES
+                   + r")\b(?:\s+\d{5}(?:-\d{4})?)?|,?\s+" + _INTL_POSTCODE + r"\b))?")
 
 
 # APO/FPO/DPO addresses of service members and their families, and post-office boxes.
@@ -138,11 +158,13 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
     """US street addresses: number, street name, a USPS street suffix, unit, city, state and ZIP."""
 
     ENTITY = "STREET_ADDRESS"
-    CONTEXT = ["address", "street", "home", "lives", "ship", "mailing", "residence"]
+    CONTEXT = ["address", "street", "home", "lives", "live", "ship", "mailing", "residence", "direccion", "dirección",
+               "adresse", "anschrift", "indirizzo", "endereco", "endereço", "domicilio", "located"]
 
     def __init__(self, **kw):
         street = (r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+|(?:North|South|East|West)\s+)?"
-                  r"(?:[A-Z][a-z']+\.?\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,3}" + _street_suffixes() + r"\b\.?")
+                  r"(?:[A-Z][a-z']+\.?\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,3}" + _street_suffixes() + r"\b\.?"
+                  + _POST_DIRECTION)
         kw.setdefault("patterns", [
             Pattern("us street address", street + _UNIT + _CITY_STATE_ZIP, 0.7),
             # an unknown suffix still reads as an address when a city, state and ZIP follow
@@ -151,6 +173,11 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
                     + r",?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3},?\s+(?:" + _US_STATES + r")\s+\d{5}(?:-\d{4})?\b",
                     0.75),
             Pattern("military address", r"\b" + MILITARY_ADDRESS + r"\b", 0.8),
+            # street name first, then the number and a postcode and town (most of Europe and Latin America):
+            # `Calle de Alcala 45, 28014 Madrid`, `Hauptstrasse 5, 10115 Berlin`; reported with context only
+            Pattern("international street address",
+                    r"\b[A-Z][\w'\u00C0-\u024F]+(?:\s+(?:[a-z]{1,3}\s+){0,2}[A-Z][\w'\u00C0-\u024F]+){0,3}\s+\d{1,5}[a-z]?"
+                    r",\s+(?:[A-Z]{1,2}-?)?\d{4,5}\s+[A-Z][\w\u00C0-\u024F]+(?:[\s-][A-Z][\w\u00C0-\u024F]+){0,2}", 0.4),
             Pattern("po box", r"\b" + PO_BOX + r"\b", 0.6),
         ])
         super().__init__(**kw)

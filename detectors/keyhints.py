@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from detectors.healthcare import DATE_VALUE, MILITARY_ADDRESS, PO_BOX
 from detectors.secrets import looks_random
@@ -21,6 +22,7 @@ DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
         "patientname", "membername", "subscribername", "guardianname", "emergencycontactname",
         "contactname", "displayname", "legalname", "preferredname", "fname", "lname", "name",
         "providername", "doctorname", "physicianname", "caregivername", "parentname",
+        "first", "last", "given", "family", "fn", "ln",
     ),
     "DATE_OF_BIRTH": ("dob", "dateofbirth", "birthdate", "birthday", "birthdt", "bday", "patientdob"),
     "US_SSN": ("ssn", "socialsecuritynumber", "socialsecurity", "ssnlast4", "taxid"),
@@ -69,6 +71,11 @@ _PLACEHOLDERS = frozenset(
      "user", "admin", "default", "other"}
 )
 _BARE_NAME_KEYS = frozenset({"name", "displayname"})
+# Short keys that name a person's name part in FHIR/vCard-like payloads (`given`, `family`, `fn`) but other
+# things elsewhere (`family: "Chrome Mobile"`, `last: "2024-05-01"`): the value must be a known name.
+_NAME_PART_KEYS = frozenset({"first", "last", "given", "family", "fn", "ln"})
+# Generic keys whose values are often enums (`condition: ASSERT`, `condition: "eq"`): a dictionary term must be in it.
+_DICTIONARY_CHECKED_KEYS = frozenset({"condition", "conditions", "symptoms"})
 # Keys that end like a hint but name machine values (pagination cursors are not credentials).
 _NOT_HINTS = frozenset({"pagetoken", "nexttoken", "cursortoken", "continuationtoken", "synctoken",
                         "publickeytoken", "csrftoken", "ipaddress", "macaddress", "remoteaddress", "serveraddress",
@@ -87,6 +94,27 @@ def _known_full_name(value: str) -> bool:
         return False
     first, last = name_sets()
     return words[0] in first and (words[-1] in last or words[-1] in first)
+
+
+def _known_name_part(value: str) -> bool:
+    """Every word a capitalised given name or surname of the lists (`Maria`, `van Dijk` keeps `Dijk`)."""
+    from detectors.names import name_sets
+    from detectors.noise import NOT_PEOPLE
+
+    first, last = name_sets()
+    words = [w for w in value.split() if w[:1].isupper()]
+    return bool(words) and all((w in first or w in last) and w.lower() not in NOT_PEOPLE for w in words)
+
+
+@lru_cache(maxsize=1)
+def _condition_dictionary():
+    from detectors.health import condition_recognizer
+
+    return condition_recognizer()
+
+
+def _has_condition_term(value: str) -> bool:
+    return bool(_condition_dictionary().analyze(value, ["MEDICAL_CONDITION"]))
 
 
 class KeyHintDetector:
@@ -140,6 +168,10 @@ class KeyHintDetector:
             return []
         if entity == "PERSON" and normalized_key in _BARE_NAME_KEYS and not _known_full_name(stripped):
             return []  # `name: "Checkout"`, `name: "Signal Catcher"`: a bare `name` must be a known full name
+        if entity == "PERSON" and normalized_key in _NAME_PART_KEYS and not _known_name_part(stripped):
+            return []
+        if normalized_key in _DICTIONARY_CHECKED_KEYS and not _has_condition_term(stripped):
+            return []
         if entity in ("AUTH_TOKEN", "API_KEY") and not (stripped.startswith(("eyJ", "Bearer ", "Basic "))
                                                       or looks_random(stripped)):
             return []

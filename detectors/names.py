@@ -22,6 +22,13 @@ _FULL = re.compile(rf"(?=\b({_WORD})(?:\s+[A-Z]\.)?\s+({_WORD})(?:\s+({_WORD}))?
 _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
 # a greeting before a known first name: `Hi Victor, your visit is confirmed`
 _GREETED = re.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+({_WORD})\b")
+# a self-introduction names whoever follows, in the lists or not: `my name is Dan`, `I'm Oluwaseun Adeyemi`
+_INTRODUCED = re.compile(rf"(?i:(?<![\w])(?:my\s+name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is))\s+"
+                         rf"({_WORD}(?:\s+{_WORD})?)\b")
+# surname particles of many languages: `Maria de la Cruz`, `Ludwig van Beethoven`, `Ahmed bin Salem`
+_PARTICLES = r"(?:van\s+der|van\s+den|van\s+de|de\s+la|de\s+los|de\s+las|van|von|der|de|del|della|di|da|dos|das|du|" \
+             r"le|la|bin|binti|bint|ibn|al|el|ben|ter|ten|zu|af|av)"
+_WITH_PARTICLE = re.compile(rf"(?=(?<![\w])({_WORD})(?:\s+{_WORD})?\s+{_PARTICLES}\s+({_WORD})\b)")
 
 
 @lru_cache(maxsize=None)
@@ -65,4 +72,13 @@ class NameGazetteerRecognizer(LocalRecognizer):
         for m in _GREETED.finditer(text):
             if m.group(1) in first and m.group(1).lower() not in NOT_PEOPLE:
                 out.append(self._result(m.start(1), m.end(1), "first name after a greeting"))
+        for m in _WITH_PARTICLE.finditer(text):
+            if m.group(1) in first and m.group(2).lower() not in NOT_PEOPLE:
+                out.append(self._result(m.start(1), m.end(2), "first name, surname particle and surname"))
+        for m in _INTRODUCED.finditer(text):
+            words = m.group(1).split()
+            if words[0].lower() not in NOT_PEOPLE:
+                keep = words if len(words) == 1 or words[1].lower() not in NOT_PEOPLE else words[:1]
+                end = m.start(1) + len(" ".join(keep)) if len(keep) == 1 else m.end(1)
+                out.append(self._result(m.start(1), end, "name after a self-introduction"))
         return out

@@ -48,19 +48,28 @@ NOT_PEOPLE = frozenset(
     Prescription Prescriptions Refill Refills Diagnosis Treatment Therapy Lab Result Appointment Visit Dose
     """.split()
 )
+# Lower-case words inside names: `Maria de la Cruz`, `Ludwig van Beethoven`, `Ahmed bin Salem`
+NAME_PARTICLES = frozenset("van der den de la los las von del della di da dos das du le bin binti bint ibn al el "
+                           "ben ter ten zu af av".split())
 # A "name" ending in a street suffix is a street: `Maple Street`, `Lincoln Lane`.
 STREET_WORDS = frozenset(
     "street st avenue ave road rd boulevard blvd lane ln drive dr court ct place pl way terrace ter parkway "
     "pkwy circle cir highway hwy trail trl square sq loop plaza".split()
 )
-_HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt|hi|hello|hey|dear|thanks)"
-                        r"\.?[\s:=\"',]*$")
+_HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt|hi|hello|hey|dear|thanks"
+                        r"|name\s+is|i\s+am|i'm|call\s+me|this\s+is)\.?[\s:=\"',]*$")
 _CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|[a-z][A-Z]|\.[a-z]")
+
+
+# Whole values that look machine-made but may be checksummed identifiers (cards, NPIs, phones) or an
+# SSN written with dots: the detectors decide, with their checksums and validators.
+_MAYBE_IDENTIFIER = re.compile(r"\+?\d{9,19}|\d{3}\.\d{2}\.\d{4}")
 
 
 def is_machine_value(value: str) -> bool:
     """True when a whole field value is an id, hash, number, version or timestamp."""
-    return bool(_MACHINE_VALUE.fullmatch(value.strip()))
+    stripped = value.strip()
+    return bool(_MACHINE_VALUE.fullmatch(stripped)) and not _MAYBE_IDENTIFIER.fullmatch(stripped)
 
 
 # Keys whose values are places, devices or campaign labels: a name-like value there is not a person
@@ -85,7 +94,7 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool, key: st
         return False
     if len(words) > 1 and words[-1].lower().strip(".,") in STREET_WORDS:
         return False
-    if span.isupper() or not all(w[:1].isupper() for w in words):
+    if span.isupper() or not all(w[:1].isupper() or w.lower() in NAME_PARTICLES for w in words):
         return False
     if len(words) >= 2 or key_is_name:
         return True
@@ -103,11 +112,14 @@ IP_KEYS = frozenset({"ip", "ipaddress", "clientip", "remoteaddr", "remoteip", "u
                      "sourceip", "ipv4", "ipv6", "clientaddress"})
 
 
-def plausible_ip(text: str, start: int, end: int | None = None, key: str | None = None) -> bool:
-    """A routable address of a person's device, not a version or an infrastructure address.
+def plausible_ip(text: str, start: int, end: int | None = None, key: str | None = None,
+                 public_only: bool = False) -> bool:
+    """An address, not a version string; with `public_only`, also a routable address of a person's device.
 
     Versions: `Chrome/131.0.0.0`, `Version=4.2.2.0`, `modules["System.Runtime"] = "4.2.2.0"`.
-    Not people: loopback, unspecified, link-local, multicast, reserved and private ranges.
+    `public_only` (`detection.ip_policy: public_only`) also drops loopback, unspecified, link-local,
+    multicast, reserved and private ranges, except under a client-address key (a clinic's NAT, a VPN).
+    The default policy reports them: a private address still says which device or clinic network it was.
     """
     import ipaddress
 
@@ -115,22 +127,23 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
         before = text[start - 1]
         if before.isalnum() or before in "/._-" or _VERSION_BEFORE.search(text[max(0, start - 12):start]):
             return False
+        if before == ":" and ":" in text[start:end or start + 1]:  # the tail of `text2001:db8::1`
+            return False
     if key and ("version" in key.lower() or key.lower() in _VERSION_KEYS or _PACKAGE_KEY.fullmatch(key)):
         return False
+    if not public_only or end is None:
+        return True
     ip_key = bool(key) and "".join(ch for ch in key.lower() if ch.isalnum()).lstrip("$") in IP_KEYS
-    if end is not None:
-        raw = text[start:end].strip("[]")
-        try:
-            ip = ipaddress.ip_address(raw.split("%")[0])
-        except ValueError:
-            return True
-        if ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast:
-            return False
-        if ip.version == 4 and ip.is_reserved:  # IPv6 "reserved" is most of the unallocated space: keep it
-            return False
-        if ip.is_private and not ip_key:
-            return False
-    return True
+    raw = text[start:end].strip("[]")
+    try:
+        ip = ipaddress.ip_address(raw.split("%")[0].split("/")[0])
+    except ValueError:
+        return True
+    if ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast:
+        return False
+    if ip.version == 4 and ip.is_reserved:  # IPv6 "reserved" is most of the unallocated space: keep it
+        return False
+    return not (ip.is_private and not ip_key)
 
 
 _IP_LIKE = re.compile(r"(?<!\d)\d{1,3}([-.])\d{1,3}\1\d{1,3}\1\d{1,3}(?!\d)")
@@ -146,7 +159,8 @@ def _token_around(text: str, start: int, end: int) -> str:
 
 def plausible_phone(text: str, start: int, end: int) -> bool:
     """Not an IP address written with dashes inside a host name (`195-154-37-122.rev.example.eu`)."""
-    return not _IP_LIKE.search(_token_around(text, start, end))
+    token = _token_around(text, start, end)
+    return not (_IP_LIKE.search(token) and any(ch.isalpha() for ch in token))
 
 
 def plausible_card(text: str, start: int, end: int) -> bool:

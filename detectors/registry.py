@@ -47,18 +47,20 @@ _ASSIGNED_SECRET = r"(?i:api.?key|apikey|access.?key|secret|client.?secret)"
 # recognizer name -> (factory, trigger)
 RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] = {
     "EmailRecognizer": (OfflineEmailRecognizer, re.compile(r"[\w.+-]@[\w-]")),
-    # libphonenumber is costly, and North American shapes are NanpPhoneRecognizer's: run it on
-    # international numbers (and, through key hints, on fields named like phones).
-    "PhoneRecognizer": (LogPhoneRecognizer, re.compile(r"(?:^|[\s(:=,\"'])\+(?:[02-9]|1\d)\d{0,2}[\s.(-]{0,2}\d")),
+    # libphonenumber is costly: run it on `+`/`00` numbers, trunk-prefixed national ones, and near phone words
+    "PhoneRecognizer": (LogPhoneRecognizer, re.compile(
+        r"(?:\+|00)\(?\d|(?:\b|\()0[\d\s().-]{6,}\d"
+        r"|(?i:phone|tel|mobile|cell|call|sms|fax|cep|whatsapp|number|contact|numero|telefon|telepono|handy)")),
     "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}")),
     "CardNumberRecognizer": (CardNumberRecognizer, re.compile(r"(?i:card|cc|pan|visa|mastercard|amex|discover|jcb|maestro)")),
     "UsSsnRecognizer": (LeanSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
-    "CreditCardRecognizer": (LeanCreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}")),
-    "IpRecognizer": (LeanIpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{1,4}::?[0-9A-Fa-f]{1,4}:")),
+    "CreditCardRecognizer": (LeanCreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}|\d{4}[- ]\d{6}[- ]\d{4}")),
+    "IpRecognizer": (LeanIpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{0,4}::[0-9A-Fa-f]"
+                                                   r"|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")),
     "MedicalRecordNumberRecognizer": (MedicalRecordNumberRecognizer,
                                       re.compile(r"(?i:mrn|record|patient|chart)")),
     "DeaNumberRecognizer": (DeaNumberRecognizer, re.compile(r"[A-Z][A-Z9]\d{7}")),
-    "NpiRecognizer": (NpiRecognizer, re.compile(r"[12]\d{9}")),
+    "NpiRecognizer": (NpiRecognizer, re.compile(r"[12]\d{9}|[12]\d{3}[- ]\d{3}[- ]\d{3}")),
     "HealthPlanIdRecognizer": (HealthPlanIdRecognizer,
                                re.compile(r"(?i:member|subscriber|policy|insurance|medica[ir]e?|plan|beneficiary|group)"
                                           r"|\b[1-9][A-Za-z][A-Za-z0-9]\d")),
@@ -72,7 +74,8 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "MedicalConditionDictionary": (condition_recognizer, re.compile(r"[A-Za-z]{3}")),
     "MedicationDictionary": (medication_recognizer, re.compile(r"[A-Za-z]{4}")),
     "Icd10Recognizer": (Icd10Recognizer, re.compile(r"[A-TV-Z]\d[0-9AB]")),
-    "NameGazetteerRecognizer": (NameGazetteerRecognizer, re.compile(r"[A-Z][a-z]+\.?\s+[A-Z]")),
+    "NameGazetteerRecognizer": (NameGazetteerRecognizer, re.compile(
+        r"[A-Z][a-z]+\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+[A-Z]")),
 }
 
 # What runs on `machine` fields (hosts, user agents, ids): values with no free text in them.

@@ -129,6 +129,9 @@ class DetectionConfig(_Strict):
                     "are that entity when their shape fits; replaces the built-in list of that entity")
     health_routes: list[str] = Field(default_factory=lambda: list(DEFAULT_HEALTH_ROUTES))
     max_views_per_field: int = Field(256, ge=1)
+    ip_policy: Literal["report", "public_only"] = Field(
+        "report", description="report: every IP address (low severity); public_only: not loopback, link-local, "
+                              "multicast, reserved or private ones (private still under client-address keys)")
     cache_size: int = Field(65_536, ge=0)
 
     @field_validator("key_hints")

@@ -10,7 +10,7 @@ import pytest
 from pipeline.runtime.scan import scan_paths
 from tests.conftest import SHARED
 
-LINES_PER_FILE = int(os.environ.get("PHISCAN_BENIGN_LINES", "400"))
+LINES_PER_FILE = int(os.environ.get("PHISCAN_BENIGN_LINES", "2000"))
 
 
 @pytest.fixture(scope="module")

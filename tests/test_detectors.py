@@ -192,3 +192,72 @@ def test_place_and_device_keys_hold_no_people(engine):
     assert found(engine, "Port Kristin", "city") == set()
     assert found(engine, "Lake Jessica", "region") == set()
     assert ("PERSON", "Maria Gonzalez") in found(engine, "Maria Gonzalez", "patientName")
+
+
+GENERALIZED_CASES = [
+    # phones of every region: E.164, trunk-prefixed national formats, national numbers with context
+    ("Brazil: +55 11 98456 5666", None, ("PHONE_NUMBER", "+55 11 98456 5666")),
+    ("call me on 0044 20 7946 0958", None, ("PHONE_NUMBER", "0044 20 7946 0958")),
+    ("My Japanese number is 090-1234-5678", None, ("PHONE_NUMBER", "090-1234-5678")),
+    ("0 532 123 45 67", None, ("PHONE_NUMBER", "0 532 123 45 67")),
+    ("Telepono: 09171234567", None, ("PHONE_NUMBER", "09171234567")),
+    ("my phone number is 425 8829090", None, ("PHONE_NUMBER", "425 8829090")),
+    # names beyond the census lists' pairs
+    ("my name is Dan", None, ("PERSON", "Dan")),
+    ("Patient Maria de la Cruz checked in", None, ("PERSON", "Maria de la Cruz")),
+    ("Gonzalez", "family", ("PERSON", "Gonzalez")),
+    ("Maria", "given", ("PERSON", "Maria")),
+    # full US address spans, street-first international addresses with context
+    ("1600 Pennsylvania Avenue NW, Washington, DC 20500", None,
+     ("STREET_ADDRESS", "1600 Pennsylvania Avenue NW, Washington, DC 20500")),
+    ("My address is 123 Main Street Apt 4B, Springfield, Illinois 62704", None,
+     ("STREET_ADDRESS", "123 Main Street Apt 4B, Springfield, Illinois 62704")),
+    ("She lives at 221B Baker Street, London NW1 6XE", None, ("STREET_ADDRESS", "221B Baker Street, London NW1 6XE")),
+    ("Mi dirección es Calle de Alcalá 45, 28014 Madrid", None, ("STREET_ADDRESS", "Calle de Alcalá 45, 28014 Madrid")),
+    # checksummed numbers with no context word; SSNs after a label in any 3-2-4 grouping
+    ("4111111111111111", None, ("CREDIT_CARD", "4111111111111111")),
+    ("3782 822463 10005", None, ("CREDIT_CARD", "3782 822463 10005")),
+    ("1245319599", None, ("US_NPI", "1245319599")),
+    ("FA1111119", None, ("US_DEA", "FA1111119")),
+    ("my ssn is 078-051121", None, ("US_SSN", "078-051121")),
+    # private and loopback addresses are reported under the default policy
+    ("Primary: 10.0.0.1", None, ("IP_ADDRESS", "10.0.0.1")),
+    ("connecting from ::1", None, ("IP_ADDRESS", "::1")),
+]
+
+
+@pytest.mark.parametrize("text,key,expected", GENERALIZED_CASES, ids=[c[2][0] + ":" + c[0][:24] for c in GENERALIZED_CASES])
+def test_finds_beyond_us_shapes(engine, text, key, expected):
+    assert expected in found(engine, text, key)
+
+
+@pytest.mark.parametrize("text,key", [
+    ("081110 210146 28 INFO dfs.FSNamesystem: BLOCK* NameSystem.allocateBlock", None),  # a date-time stamp
+    ("03-17 16:16:00.505  2227  2227 V PhoneStatusBar: setLights", None),  # time and pid columns
+    ("attempt_1445144423722_0020_m_000004_0 is : 0.36388028", None),  # a progress fraction
+    ("1445432400 2015 7 4111 1111", None),  # an epoch, a year and counters are no card
+    ("1111111112", None),  # a one-digit run passes Luhn by chance
+    ("ASSERT", "condition"),  # an enum, not a diagnosis
+    ("Chrome Mobile", "family"),  # a browser family, not a surname
+    ("2024-05-01", "last"),
+    ("text2001:db8::1", None),
+], ids=lambda v: str(v)[:30])
+def test_leaves_machine_text_alone(engine, text, key):
+    assert not found(engine, text, key)
+
+
+def test_bare_checksummed_numbers_say_so_in_their_score(engine):
+    from detectors.healthcare import BARE_CHECKSUM_SCORE
+
+    (bare,) = engine.analyzer.analyze([Task("4111111111111111", "", None, "full")])
+    (labelled,) = engine.analyzer.analyze([Task("card 4111111111111111", "", None, "full")])
+    assert [m.score for m in bare] == [BARE_CHECKSUM_SCORE] and BARE_CHECKSUM_SCORE >= 0.5
+    assert labelled[0].score > BARE_CHECKSUM_SCORE
+
+
+def test_ip_policy_public_only_drops_private_and_loopback():
+    text = "from 10.0.0.1 and 127.0.0.1 via 8.8.8.8"
+    spans = [(5, 13), (18, 27), (32, 39)]
+    assert all(plausible_ip(text, s, e) for s, e in spans)
+    assert [plausible_ip(text, s, e, public_only=True) for s, e in spans] == [False, False, True]
+    assert plausible_ip("clientIp 10.0.0.1", 9, 17, key="clientIp", public_only=True)

@@ -37,3 +37,33 @@ def test_eval_scores_by_entity_and_benign_events(engine, tmp_path):
     assert rep.false_per_1000_benign == 500.0
     res = CliRunner().invoke(main, ["eval", str(tmp_path / "labels.jsonl"), str(tmp_path / "out"), "--format", "json"])
     assert res.exit_code == 0 and json.loads(res.output)["overall"]["recall"] == round(2 / 3, 4)
+
+
+def test_eval_cases_scores_recall_false_alarms_and_lists_misses_without_text(engine, tmp_path):
+    from pipeline.analyst.evaluate import evaluate_cases
+
+    cases = [
+        {"source": "a", "text": "my email address is info@presidio.site", "note": "email",
+         "expect": [{"type": "EMAIL_ADDRESS", "start": 20, "end": 38}], "tags": ["t1"]},
+        {"source": "a", "text": "ssn 512-48-9921 and nothing else", "note": "ssn",
+         "expect": [{"type": "US_SSN"}]},  # no span: any finding of the type counts
+        {"source": "b", "text": "the weather is fine", "note": "unfindable",
+         "expect": [{"type": "PERSON", "start": 0, "end": 3}], "tags": ["t1"]},
+        {"source": "b", "text": "GET /api/health 200", "note": "benign", "expect": [], "neg_type": "PII"},
+        {"source": "b", "text": "call 415-555-0134 now", "note": "alarm", "expect": [], "neg_type": "PHONE_NUMBER"},
+    ]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    rep = evaluate_cases(path, engine)
+    assert (rep.overall.labels, rep.overall.found) == (3, 2)
+    assert (rep.overall.negatives, rep.overall.false_alarms) == (2, 1)
+    assert rep.by_source["a"].recall == 1.0 and rep.by_source["b"].recall == 0.0
+    assert rep.by_tag["t1"].labels == 2 and rep.by_tag["t1"].found == 1
+    assert rep.by_type["PHONE_NUMBER"].false_alarm_rate == 1.0
+    assert [(m.index, m.kind) for m in rep.misses] == [(2, "miss"), (4, "false_alarm")]
+    res = CliRunner().invoke(main, ["eval", "--cases", str(path), "--by", "source", "--misses", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["by_source"]["b"]["false_alarms"] == 1 and len(doc["misses"]) == 2
+    assert "415-555-0134" not in res.output and "weather" not in res.output  # indexes and notes, never values
+    assert CliRunner().invoke(main, ["eval"]).exit_code == 2

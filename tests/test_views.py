@@ -92,3 +92,52 @@ def test_json_after_a_bracketed_prefix_and_array_fallback():
     raw = 'items {not json} [{"email":"a.b@x.io"}]'
     v = find_view(expand(raw, "message"), "a.b@x.io")
     assert v.key == "email" and raw[slice(*v.raw_span(0, 8))] == "a.b@x.io"
+
+
+def test_email_in_a_url_path_segment_is_its_own_view():
+    raw = "GET /api/users/jane@x.com/records 200"
+    view = find_view(expand(raw, "message"), "jane@x.com")
+    assert view.key == "users" and raw[slice(*view.raw_span(0, 10))] == "jane@x.com"
+
+
+def test_percent_encoded_pair_inside_a_json_value_is_decoded():
+    raw = '{"cookie":"patient_email=maria%40gmail.com"}'
+    view = find_view(expand(raw, None), "maria@gmail.com")
+    assert view.key == "patient_email"
+    assert raw[slice(*view.raw_span(0, len(view.text)))] == "maria%40gmail.com"
+
+
+def test_ipv6_is_no_key_value_pair():
+    assert [v.kind for v in expand("text2001:db8::1", None)] == ["raw"]
+
+
+def test_past_the_view_limit_raises_instead_of_truncating():
+    import pytest
+
+    from core.paths import LimitExceeded
+
+    raw = " ".join(f"k{i}=v{i}" for i in range(300))
+    assert len(expand(raw, None, max_views=400)) > 300
+    with pytest.raises(LimitExceeded):
+        expand(raw, None, max_views=256)
+
+
+def test_json_nested_past_the_depth_limit_raises():
+    import pytest
+
+    from core.paths import LimitExceeded
+    from pipeline.engine.views import MAX_JSON_DEPTH
+
+    ok = "msg " + '{"a":' * MAX_JSON_DEPTH + '"x"' + "}" * MAX_JSON_DEPTH
+    assert find_view(expand(ok, None), "x").kind == "json"
+    deep = "msg " + '{"a":' * (MAX_JSON_DEPTH + 2) + '"x"' + "}" * (MAX_JSON_DEPTH + 2)
+    with pytest.raises(LimitExceeded):
+        expand(deep, None)
+
+
+def test_engine_quarantines_a_field_past_the_view_limit(engine):
+    from core.model import Event
+
+    raw = " ".join(f"k{i}=v{i}" for i in range(400))
+    result = engine.scan([Event(source="t", event_id="1", origin="o", payload={"message": raw})])
+    assert not result.findings and len(result.bad) == 1 and "limit exceeded" in result.bad[0].reason

@@ -157,3 +157,151 @@ def render_by_source(console: Console, labels_path: str | Path, out_dir: str | P
         table.add_row(src, str(rep.events), str(rep.overall.labels), f"{rep.overall.recall:.3f}",
                       f"{rep.overall.precision:.3f}", f"{rep.false_per_1000_benign:.2f}")
     console.print(table)
+
+
+# -- labelled text cases (other projects' test strings) ------------------------------------------
+#
+# A cases file is JSON lines: {"source", "text", "expect": [{"type", "start"?, "end"?}], "note",
+# "tags"?, "neg_type"?}. Each case is scanned as one event whose payload is `[text]`, so spans index
+# the text. A label is found when a finding of its type (any secret type for a secret label)
+# overlaps its span (any finding of the type, when the label has no span). A case with no label is
+# a negative: a finding of its `neg_type` (a type, `SECRET`, `PII` or `ANY`) is a false alarm.
+
+CASE_BATCH = 256
+
+
+@dataclass
+class CaseScore:
+    labels: int = 0
+    found: int = 0
+    negatives: int = 0
+    false_alarms: int = 0
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.labels if self.labels else None
+
+    @property
+    def false_alarm_rate(self) -> float | None:
+        return self.false_alarms / self.negatives if self.negatives else None
+
+
+@dataclass(frozen=True)
+class CaseMiss:
+    """A label not found, or a negative that raised a finding: never the case's text."""
+
+    index: int
+    source: str
+    entity_type: str
+    note: str
+    kind: str  # "miss" | "false_alarm"
+    found_types: tuple[str, ...] = ()
+
+
+@dataclass
+class CaseReport:
+    overall: CaseScore = field(default_factory=CaseScore)
+    by_source: dict[str, CaseScore] = field(default_factory=dict)
+    by_type: dict[str, CaseScore] = field(default_factory=dict)
+    by_tag: dict[str, CaseScore] = field(default_factory=dict)
+    misses: list[CaseMiss] = field(default_factory=list)
+    cases: int = 0
+
+    def group(self, by: str) -> dict[str, CaseScore]:
+        return {"source": self.by_source, "type": self.by_type, "tag": self.by_tag}[by]
+
+
+def load_cases(path: str | Path) -> list[dict]:
+    with open(path, "rb") as fh:
+        return [orjson.loads(line) for line in fh if line.strip()]
+
+
+def _type_matches(label_type: str, found_type: str) -> bool:
+    from detectors.entities import SECRETS
+
+    if label_type == found_type:
+        return True
+    if label_type in ("SECRET", "ANY") or label_type in SECRETS:
+        return label_type == "ANY" or found_type in SECRETS
+    return label_type == "PII" and found_type not in SECRETS
+
+
+def _case_findings(cases: list[dict], engine) -> list[list[tuple[str, int, int]]]:
+    """(entity type, start, end) of every finding on each case's text, batch by batch."""
+    from core.model import Event
+
+    out: list[list[tuple[str, int, int]]] = [[] for _ in cases]
+    for lo in range(0, len(cases), CASE_BATCH):
+        events = [Event(source="case", event_id=str(i), origin="case", payload=[c["text"]])
+                  for i, c in enumerate(cases[lo:lo + CASE_BATCH], start=lo)]
+        result = engine.scan(events)
+        for f in result.findings:
+            out[int(f.event_id)].append((f.entity_type, f.start, f.end))
+    return out
+
+
+def evaluate_cases(path: str | Path, engine) -> CaseReport:
+    """Recall per source, type and tag, and false alarms on negatives, of `engine` on a cases file."""
+    cases = load_cases(path)
+    findings = _case_findings(cases, engine)
+    report = CaseReport(cases=len(cases))
+    groups: dict[str, dict[str, CaseScore]] = {"source": defaultdict(CaseScore), "type": defaultdict(CaseScore),
+                                               "tag": defaultdict(CaseScore)}
+    for i, (case, found) in enumerate(zip(cases, findings)):
+        tags = case.get("tags") or ["(none)"]
+        labels = case.get("expect") or []
+        for lab in labels:
+            hit = any(_type_matches(lab["type"], t) and
+                      ("start" not in lab or (s < lab["end"] and lab["start"] < e)) for t, s, e in found)
+            for score in (report.overall, groups["source"][case["source"]], groups["type"][lab["type"]],
+                          *(groups["tag"][t] for t in tags)):
+                score.labels += 1
+                score.found += hit
+            if not hit:
+                report.misses.append(CaseMiss(i, case["source"], lab["type"], case.get("note", ""), "miss",
+                                              tuple(sorted({t for t, _, _ in found}))))
+        if not labels:
+            neg = case.get("neg_type", "ANY")
+            alarm = [t for t, _, _ in found if _type_matches(neg, t)]
+            for score in (report.overall, groups["source"][case["source"]], groups["type"][neg],
+                          *(groups["tag"][t] for t in tags)):
+                score.negatives += 1
+                score.false_alarms += bool(alarm)
+            if alarm:
+                report.misses.append(CaseMiss(i, case["source"], neg, case.get("note", ""), "false_alarm",
+                                              tuple(sorted(set(alarm)))))
+    report.by_source, report.by_type, report.by_tag = (dict(sorted(groups[g].items()))
+                                                       for g in ("source", "type", "tag"))
+    return report
+
+
+def _fmt(x: float | None) -> str:
+    return "" if x is None else f"{x:.3f}"
+
+
+def render_case_report(console: Console, report: CaseReport, by: str = "type", fmt: str = "table",
+                       misses: bool = False) -> None:
+    """The case report grouped `by` source, type or tag; misses by case index, type and note only."""
+    def row(s: CaseScore) -> dict:
+        return {"labels": s.labels, "found": s.found, "recall": s.recall and round(s.recall, 4),
+                "negatives": s.negatives, "false_alarms": s.false_alarms,
+                "false_alarm_rate": s.false_alarm_rate and round(s.false_alarm_rate, 4)}
+    if fmt == "json":
+        doc = {"cases": report.cases, "overall": row(report.overall),
+               f"by_{by}": {k: row(v) for k, v in report.group(by).items()}}
+        if misses:
+            doc["misses"] = [{"index": m.index, "source": m.source, "type": m.entity_type, "kind": m.kind,
+                              "note": m.note, "found_types": list(m.found_types)} for m in report.misses]
+        console.print_json(orjson.dumps(doc).decode())
+        return
+    table = Table(by, "labels", "found", "recall", "negatives", "false alarms", "false-alarm rate",
+                  title=f"phiscan eval --cases, by {by}")
+    for name, s in [*report.group(by).items(), ("OVERALL", report.overall)]:
+        table.add_row(name, str(s.labels), str(s.found), _fmt(s.recall), str(s.negatives), str(s.false_alarms),
+                      _fmt(s.false_alarm_rate))
+    console.print(table)
+    if misses:
+        out = Table("case", "source", "type", "kind", "found instead", "note", title="misses and false alarms")
+        for m in report.misses:
+            out.add_row(str(m.index), m.source, m.entity_type, m.kind, ",".join(m.found_types), m.note)
+        console.print(out)

@@ -28,20 +28,42 @@ def query(sql, out_dir, fmt):
 
 
 @main.command(name="eval")
-@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("findings_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("labels", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("findings_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--cases", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Labelled text cases (JSON lines): scan each text and score recall and false alarms.")
+@click.option("--by", type=click.Choice(["source", "type", "tag"]), default="type", show_default=True,
+              help="With --cases: group the scores by case source, label type or tag.")
+@click.option("--misses", is_flag=True, help="With --cases: list missed labels and false alarms (index, type, note).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="With --cases: the config the engine is built from.")
 @click.option("--format", "fmt", default="table", type=click.Choice(["table", "json"]), show_default=True)
 @click.option("--source", default=None, help="Score only the events of this source.")
 @click.option("--by-source", is_flag=True, help="Also print one line per source.")
-def eval_cmd(labels, findings_dir, fmt, source, by_source):
-    """Score findings against a labels file: recall and precision per entity type."""
+def eval_cmd(labels, findings_dir, cases, by, misses, config_path, fmt, source, by_source):
+    """Score detection: findings of a scan against a labels file (LABELS FINDINGS_DIR), or text cases (--cases)."""
+    if cases is not None:
+        if labels or findings_dir:
+            raise click.UsageError("give either --cases FILE or LABELS FINDINGS_DIR, not both")
+        import tempfile
+
+        from pipeline.analyst.evaluate import evaluate_cases, render_case_report
+        from pipeline.config import load_config
+        from pipeline.runtime.scan import build_engine
+
+        with tempfile.TemporaryDirectory(prefix="phiscan-eval-") as tmp:
+            engine = build_engine(load_config(config_path), tmp)
+            report = evaluate_cases(cases, engine)
+        render_case_report(out_console, report, by=by, fmt=fmt, misses=misses)
+        return
+    if labels is None or findings_dir is None:
+        raise click.UsageError("give LABELS FINDINGS_DIR (a scan's labels and output) or --cases FILE")
     from pipeline.analyst.evaluate import evaluate, render_by_source, render_report
 
     report = evaluate(labels, findings_dir, source)
     render_report(out_console, report, fmt)
     if by_source:
         render_by_source(out_console, labels, findings_dir)
-
 
 
 _TRIAGE_FILES = [

@@ -129,7 +129,8 @@ class ScanEngine:
         self.key_hints = KeyHintDetector({**DEFAULT_KEY_HINTS, **det.key_hints})
         self.analyzer = analyzer or PresidioAnalyzer(
             model=det.model, entities=det.entities, score_threshold=det.score_threshold, ner=det.ner,
-            key_hints=self.key_hints, cache_size=det.cache_size, extra=deny_recognizers(det.deny))
+            key_hints=self.key_hints, cache_size=det.cache_size, extra=deny_recognizers(det.deny),
+            ip_policy=det.ip_policy)
         self.deny_paths = [(p, rule.entity) for rule in det.deny for p in rule.field_paths]
         self.selectors = SelectorIndex(det.selectors)
         self.numeric_keys = frozenset(normalize_key(k) for k in det.numeric_keys)

@@ -18,9 +18,21 @@ from dataclasses import dataclass
 
 import orjson
 
+from core.paths import LimitExceeded
+
+# Past these, a value is not decoded further: the event is reported as a bad record (quarantined by
+# `scrub`), never scanned half-way. JSON nesting inside one string, and views of one field value.
+MAX_JSON_DEPTH = 32
+
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _FORM = re.compile(r"^[\w.\-\[\]$]+=[^&\s]*(?:&[\w.\-\[\]$]+=[^&\s]*)+$")
+# one `name=value` pair is a form body too when it is a whole decoded value (`{"cookie":"email=j%40x.io"}`)
+_ONE_PAIR = re.compile(r"^[\w.\-\[\]$]+=[^&\s=%]*%[0-9A-Fa-f]{2}[^&\s=]*$")
+# URL paths in text (`/api/users/jane@x.com/records`), and the segments of them worth a view
+_PATH = re.compile(r"(?:(?<=[\s\"'(=])|^)(?:[a-z][a-z0-9+.-]{1,15}://[^/\s?#\"']{1,255})?(/[^\s?#\"'<>]{1,2048})")
+_SEGMENT_WORTH = re.compile(r"[@%]|\d{4}")
+_NOT_SEGMENT = re.compile(r"[:=]")  # `host:port`, `key=value`: another view's business
 # key: 'value' (node util.inspect), key="value", key=value (logfmt), "key": value
 _KV = re.compile(
     r"""(?<![\w$])["']?([A-Za-z_$][\w$.\-]{0,48})["']?\s*[:=](?!//)\s*"""
@@ -162,8 +174,8 @@ def _json_leaf_views(parent: View, start: int, end: int, depth: int) -> list[Vie
         return tok
 
     def walk(node: object, key: str | None, d: int) -> None:
-        if d > 32:
-            raise IndexError("too deep")
+        if d > MAX_JSON_DEPTH:
+            raise LimitExceeded(f"JSON inside a string nested deeper than {MAX_JSON_DEPTH}")
         if isinstance(node, dict):
             for k, v in node.items():
                 take()
@@ -197,7 +209,7 @@ def _query_views(parent: View) -> list[View]:
     q = text.find("?")
     if q >= 0:
         body_start = q + 1
-    elif _FORM.match(text):
+    elif _FORM.match(text) or (parent.kind == "json" and _ONE_PAIR.match(text)):
         body_start = 0
     else:
         return []
@@ -221,10 +233,32 @@ def _query_views(parent: View) -> list[View]:
     return out
 
 
+def _path_views(parent: View) -> list[View]:
+    """Views of URL path segments that can hold a value (`jane@x.com`, `MRN-00482913`, `1984-03-12`),
+    keyed by the segment before them (`/patients/mrn/00482913` -> `mrn`). Detectors see one segment,
+    so an email is not swallowed into `api/users/jane@x.com` and then rejected for its slashes."""
+    out: list[View] = []
+    for m in _PATH.finditer(parent.text):
+        path, pos = m.group(1), m.start(1)
+        segments = path.split("/")
+        if len(segments) < 3:
+            continue
+        prev = parent.key
+        for seg in segments:
+            if seg and _SEGMENT_WORTH.search(seg) and len(seg) < len(parent.text) and not _NOT_SEGMENT.search(seg):
+                out.append(parent._child(seg, prev, "path", base=pos))
+            if seg.isalpha():
+                prev = seg
+            pos += len(seg) + 1
+    return out
+
+
 def _kv_views(parent: View) -> list[View]:
     """Views of `key: 'value'` / `key=value` pairs in free text, keyed by their key."""
     out: list[View] = []
     for m in _KV.finditer(parent.text):
+        if m.group(4) is not None and ":" in m.group(4) and parent.text[m.end(1):m.start(4)] in (":", '":', "':"):
+            continue  # `text2001:db8::1`, `host:8080:x`: colons inside one token are no key/value pair
         for g in (2, 3, 4):
             if m.group(g) is not None:
                 out.append(parent._child(m.group(g), m.group(1), "kv", base=m.start(g)))
@@ -233,7 +267,12 @@ def _kv_views(parent: View) -> list[View]:
 
 
 def expand(raw: str, key: str | None, *, max_depth: int = 2, max_views: int = 256) -> list[View]:
-    """The raw view of `raw` plus every decoded view found within it, recursively."""
+    """The raw view of `raw` plus every decoded view found within it, recursively.
+
+    Raises `LimitExceeded` past `max_views` views or `MAX_JSON_DEPTH` nesting: a value decoded only
+    in part would pass unscanned. The work is linear in the text per level (each view is a slice or
+    a decoding of its parent, found by single-pass regexes).
+    """
     root = View(raw, key)
     views = [root]
     frontier = [root]
@@ -243,12 +282,10 @@ def expand(raw: str, key: str | None, *, max_depth: int = 2, max_views: int = 25
             nxt.extend(_derive(v, depth))
         if not nxt:
             break
-        room = max_views - len(views)
-        nxt = nxt[:room]
+        if len(views) + len(nxt) > max_views:
+            raise LimitExceeded(f"more than {max_views} decoded views in one field")
         views.extend(nxt)
         frontier = nxt
-        if room <= 0:
-            break
     return views
 
 
@@ -266,9 +303,11 @@ def _derive(v: View, depth: int) -> Iterator[View]:
                 break
     query = _query_views(v) if "=" in text else []
     yield from query
+    if "/" in text and v.kind != "path":
+        yield from _path_views(v)
     if "%" in text and _PCT.search(text):
         decoded, st, en = percent_decode(text, "?" in text or "=" in text)
         if decoded != text:
             yield v._child(decoded, v.key, "urldecoded", starts=st, ends=en)
-    if not derived_json and not query and (":" in text or "=" in text) and v.kind in ("raw", "json"):
+    if not derived_json and not query and (":" in text or "=" in text) and v.kind in ("raw", "json", "urldecoded"):
         yield from _kv_views(v)

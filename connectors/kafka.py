@@ -34,10 +34,10 @@ class KafkaSettingError(ValueError):
 
 def parse_pairs(pairs: Iterable[str], flag: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for pair in pairs:
+    for index, pair in enumerate(pairs, 1):
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise KafkaSettingError(f"{flag} {pair!r}: expected NAME=VALUE")
+        if not sep or not name.strip():  # the text is not echoed: it may be a password typed with `:`
+            raise KafkaSettingError(f"{flag} number {index}: expected NAME=VALUE")
         out[name.strip()] = _scalar(value)
     return out
 

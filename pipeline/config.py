@@ -99,8 +99,11 @@ DEFAULT_SELECTORS += tuple(
     Selector(path=p, profile=prof, source="sentry")  # type: ignore[arg-type]
     for p, prof in [
         # dependency versions, SDK and debug metadata: machine text that looks like IPs and names
-        ("modules*", "skip"), ("packages*", "skip"), ("sdk*", "skip"), ("debug_meta*", "skip"),
-        ("event_id", "skip"), ("fingerprint*", "skip"), ("contexts.trace.*_id", "skip"),
+        # whole subtrees by name, never prefixes: `sdk*` would also exempt `sdkDebug.user`
+        ("modules", "skip"), ("modules.*", "skip"), ("packages", "skip"), ("packages[*]*", "skip"),
+        ("sdk", "skip"), ("sdk.*", "skip"), ("debug_meta", "skip"), ("debug_meta.*", "skip"),
+        ("event_id", "skip"), ("contexts.trace.trace_id", "skip"), ("contexts.trace.span_id", "skip"),
+        ("contexts.trace.parent_span_id", "skip"),
         ("contexts.os.*", "machine"), ("contexts.browser.*", "machine"), ("contexts.device.*", "machine"),
         ("contexts.runtime.*", "machine"), ("contexts.app.*", "machine"),
     ]

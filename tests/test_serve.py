@@ -39,6 +39,8 @@ class Upstream:
     def __init__(self):
         self.bodies: list[bytes] = []
         self.paths: list[str] = []
+        self.status = 200  # what it answers: a test may make it refuse (4xx) or rate-limit (429)
+        self.answer_headers: dict[str, str] = {}
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,7 +48,9 @@ class Upstream:
                 n = int(self.headers.get("content-length", 0))
                 outer.bodies.append(self.rfile.read(n))
                 outer.paths.append(self.path)
-                self.send_response(200)
+                self.send_response(outer.status)
+                for k, v in outer.answer_headers.items():
+                    self.send_header(k, v)
                 self.send_header("content-type", "application/json")
                 self.end_headers()
                 self.wfile.write(b'{"id": "ok"}')

@@ -45,15 +45,15 @@ def eval_cmd(labels, findings_dir, cases, by, misses, config_path, fmt, source, 
     if cases is not None:
         if labels or findings_dir:
             raise click.UsageError("give either --cases FILE or LABELS FINDINGS_DIR, not both")
-        import tempfile
+        import secrets
 
         from pipeline.analyst.evaluate import evaluate_cases, render_case_report
         from pipeline.config import load_config
-        from pipeline.runtime.scan import build_engine
+        from pipeline.engine.fingerprint import Fingerprinter
+        from pipeline.engine.scanner import ScanEngine
 
-        with tempfile.TemporaryDirectory(prefix="phiscan-eval-") as tmp:
-            engine = build_engine(load_config(config_path), tmp)
-            report = evaluate_cases(cases, engine)
+        config = load_config(config_path)  # an eval stores nothing: a throwaway fingerprint key
+        report = evaluate_cases(cases, ScanEngine(config, Fingerprinter(secrets.token_bytes(32))))
         render_case_report(out_console, report, by=by, fmt=fmt, misses=misses)
         return
     if labels is None or findings_dir is None:

@@ -227,7 +227,7 @@ def run_kafka(config, *, bootstrap: str | None, topics: Sequence[str], group_id:
     """Build the runtime and clients a config describes, and run the loop until it stops."""
     from kafka import KafkaConsumer, KafkaProducer
 
-    from connectors.kafka import consumer_settings, producer_settings, redacted
+    from connectors.kafka import KafkaSettingError, consumer_settings, producer_settings, redacted
     from pipeline.runtime.build import build
 
     csettings = consumer_settings(config.kafka, bootstrap, group_id, consumer_cli)
@@ -236,8 +236,14 @@ def run_kafka(config, *, bootstrap: str | None, topics: Sequence[str], group_id:
     psettings = producer_settings(config.kafka, bootstrap, producer_cli) if need_producer else None
     log.info("consumer settings: %s", redacted(csettings))
     runtime = runtime or build(config, out_dir=out_dir, engine=engine)
-    consumer = KafkaConsumer(**csettings)
-    producer = KafkaProducer(**psettings) if psettings else None
+    try:
+        consumer = KafkaConsumer(**csettings)
+        producer = KafkaProducer(**psettings) if psettings else None
+    except KafkaSettingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - kafka-python quotes the bad value (a password?): name the type only
+        raise KafkaSettingError(f"cannot create the Kafka clients ({type(exc).__name__}); check the client "
+                                "settings (names are listed with --consumer-config/--producer-config)") from None
     runner = StreamRunner(consumer, runtime, fmt, topics=topics, producer=producer, to_topic=to_topic,
                           quarantine_topic=quarantine_topic, scrub=scrub,
                           batch_max_events=config.kafka.batch_max_events,

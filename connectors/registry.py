@@ -82,9 +82,20 @@ def _records(path: Path, layout: str, source: str, max_record_bytes: int, split_
     return read_json_records(path, source, max_record_bytes=max_record_bytes, split_arrays=split_arrays)
 
 
+SNIFF_ARRAY_BYTES = 64 << 20  # a whole-document JSON array (Sentry list, Snuba row) may be this large to sniff
+
+
 def _first_value(path: Path, layout: str, max_record_bytes: int, look: int = 100) -> Any:
-    """The first good record among the first `look`, each read no further than the record limit."""
-    for i, rec in enumerate(_records(path, layout, "unknown", max_record_bytes, split_arrays=False)):
+    """The first good record among the first `look`, each read no further than the record limit.
+
+    Detection never reads a line past the record limit (a small .gz can inflate to one
+    huge line); only a top-level array, which is one document, may be read up to
+    `SNIFF_ARRAY_BYTES`.
+    """
+    records = read_json_records(path, "unknown", max_record_bytes=max_record_bytes, split_arrays=False,
+                                max_file_bytes_for_arrays=SNIFF_ARRAY_BYTES) if layout == "json" \
+        else _records(path, layout, "unknown", max_record_bytes, split_arrays=False)
+    for i, rec in enumerate(records):
         if isinstance(rec, RawRecord):
             return rec.value
         if i >= look:

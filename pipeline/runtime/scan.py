@@ -35,7 +35,6 @@ from core.model import BadRecord, Event, Skipped
 
 log = logging.getLogger("phiscan")
 UNIT_BYTES = 4 << 20
-SNIFF_BYTES = 64 << 20  # format detection reads no record past this (a whole-document array may be large)
 
 
 @dataclass
@@ -133,7 +132,7 @@ def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, stor
     for path in iter_input_files(paths):
         summary.files += 1
         try:
-            concrete = resolve_format(path, fmt, max(max_record_bytes, SNIFF_BYTES))
+            concrete = resolve_format(path, fmt, max_record_bytes)
         except FormatError as exc:
             if fmt != "auto":
                 raise

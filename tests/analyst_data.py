@@ -57,3 +57,15 @@ def write_canaries(src: Path) -> Path:
               "transaction": "/api/visits"}
     (src / "canary-sentry.json").write_text(json.dumps(sentry))
     return src
+
+
+def scanned_out(engine, tmp_path, monkeypatch):
+    """The inputs above scanned into `tmp_path/out`; the working directory is `tmp_path`, so policy files
+    written next to the output directory land in `tmp_path/config`."""
+    from pipeline.runtime.scan import scan_paths
+
+    monkeypatch.chdir(tmp_path)
+    write_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    scan_paths([tmp_path / "in"], out, engine=engine)
+    return out

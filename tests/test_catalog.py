@@ -12,17 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.runtime.scan import scan_paths
 from pipeline.storage import catalog
-from tests.analyst_data import write_inputs
+from tests.analyst_data import scanned_out
 
 
 @pytest.fixture()
-def out(engine, tmp_path):
-    write_inputs(tmp_path / "in")
-    out = tmp_path / "out"
-    scan_paths([tmp_path / "in"], out, engine=engine)
-    return out
+def out(engine, tmp_path, monkeypatch):
+    return scanned_out(engine, tmp_path, monkeypatch)
 
 
 def test_limit_is_honoured_over_the_deduplicating_views(out):

@@ -16,17 +16,12 @@ from rich.console import Console
 from pipeline.cli import main
 from pipeline.cli.display import (ScanProgress, print_new_offenders, print_summary, serve_address,
                                   total_input_bytes)
-from pipeline.runtime.scan import scan_paths
-from tests.analyst_data import write_inputs
+from tests.analyst_data import scanned_out
 
 
 @pytest.fixture()
 def out(engine, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    write_inputs(tmp_path / "in")
-    out = tmp_path / "out"
-    scan_paths([tmp_path / "in"], out, engine=engine)
-    return out
+    return scanned_out(engine, tmp_path, monkeypatch)
 
 
 def run(*args):

@@ -13,16 +13,12 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.runtime.scan import scan_paths
-from tests.analyst_data import CANARIES, EMAILS, SSN, write_canaries, write_inputs
+from tests.analyst_data import CANARIES, EMAILS, SSN, scanned_out, write_canaries
 
 
 @pytest.fixture()
 def out(engine, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    write_inputs(tmp_path / "in")
-    out = tmp_path / "out"
-    scan_paths([tmp_path / "in"], out, engine=engine)
-    return out
+    return scanned_out(engine, tmp_path, monkeypatch)
 
 
 def chromium_or_skip() -> str:

@@ -16,16 +16,12 @@ from click.testing import CliRunner
 from pipeline.analyst.fixes import suggest
 from pipeline.cli import main
 from pipeline.runtime.scan import scan_paths
-from tests.analyst_data import EMAILS, SSN, write_inputs, write_linked
+from tests.analyst_data import EMAILS, SSN, scanned_out, write_linked
 
 
 @pytest.fixture()
 def db(engine, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    write_inputs(tmp_path / "in")
-    out = tmp_path / "out"
-    scan_paths([tmp_path / "in"], out, engine=engine)
-    return out
+    return scanned_out(engine, tmp_path, monkeypatch)
 
 
 def q(out, sql):

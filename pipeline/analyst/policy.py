@@ -229,5 +229,6 @@ def connect(out_dir: Path, files: PolicyFiles | None = None, read_only: bool = F
     """A findings.duckdb connection with the views and this policy loaded."""
     from pipeline.storage import catalog
 
+    catalog.require_output_dir(out_dir)
     files = files or resolve(out_dir)
     return catalog.connect(out_dir, read_only=read_only, policy=policy_rows(files))

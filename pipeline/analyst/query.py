@@ -19,7 +19,6 @@ from rich.table import Table
 from rich.text import Text
 
 
-
 def run_query(out_dir: str | Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and rows of `sql` run against DIR/findings.duckdb (views refreshed first)."""
     from pipeline.analyst import policy

@@ -235,8 +235,12 @@ def require_output_dir(out_dir: str | Path) -> Path:
 
 def connect(out_dir: str | Path, read_only: bool = False,
             policy: dict[str, list[tuple[Any, ...]]] | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection to DIR/findings.duckdb with fresh views (DIR must be a phiscan output directory)."""
-    root = require_output_dir(out_dir)
+    """A connection to DIR/findings.duckdb with fresh views (created when missing: the writers' side).
+
+    Analyst commands go through `pipeline.analyst.policy.connect`, which first
+    checks `require_output_dir` so a foreign directory gets no database.
+    """
+    root = Path(out_dir)
     path = root / DB_NAME
     if not read_only or not path.exists() or policy is not None:
         refresh(root, policy)

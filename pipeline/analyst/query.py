@@ -1,4 +1,9 @@
-"""SQL over the findings database, and rendering results as a table, CSV or JSON."""
+"""SQL over the findings database, and rendering results as a table, TSV, CSV or JSON.
+
+A table is for a terminal. Piped into a file, `less` or a CI log, a table would
+be cut to 80 columns (`│ ver… │`), so off a terminal `table` writes TSV: one
+line per row, every value whole, tabs and newlines inside values escaped.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.storage import catalog
-
 
 def run_query(out_dir: str | Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and rows of `sql` run against DIR/findings.duckdb (views refreshed first)."""
-    con = catalog.connect(out_dir)
+    from pipeline.analyst import policy
+
+    con = policy.connect(Path(out_dir))
     try:
         cur = con.execute(sql)
         columns = [d[0] for d in cur.description] if cur.description else []
@@ -33,15 +38,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _tsv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = ",".join("" if v is None else str(_plain(v)) for v in value)
+    text = str(_plain(value))
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def render(console: Console, columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    """Write rows in `fmt`; `table` becomes TSV when the console is not a terminal."""
+    if fmt == "table" and not console.is_terminal:
+        fmt = "tsv"
     if fmt == "json":
-        console.print_json(orjson.dumps([dict(zip(columns, map(_plain, r))) for r in rows]).decode())
+        console.file.write(orjson.dumps([dict(zip(columns, map(_plain, r))) for r in rows],
+                                        option=orjson.OPT_INDENT_2).decode() + "\n")
     elif fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf)
+        writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([[_plain(v) for v in r] for r in rows])
         console.file.write(buf.getvalue())
+    elif fmt == "tsv":
+        lines = ["\t".join(columns)] + ["\t".join(_tsv_cell(v) for v in r) for r in rows]
+        console.file.write("\n".join(lines) + "\n")
     else:
         table = Table(*columns)
         for r in rows:  # Text, not markup: `/patients/[id]` must print as it is

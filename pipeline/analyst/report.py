@@ -1,45 +1,77 @@
-"""The compliance report: one self-contained page (HTML with inline SVG, no script, no network) or Markdown.
+"""The compliance report's content: what leaks, where, since when, for about how many people, and on what evidence.
 
-For a compliance lead and an auditor: what leaks, where, since when, how many
-people, what is new against the accepted baseline, what was suppressed and why,
-and which SOC 2 / HIPAA controls the scans evidence. It reads only the analyst
-views, so it never holds a raw value: no previews, no values, only counts,
-routes, field paths and entity types.
+Written to be signed: every figure says what it counts, the scope block says
+which phiscan, config, rules, sources and days the figures cover (and which
+days are missing), each control has a status, and a report over nothing says so
+instead of rendering zeros that read as a clean bill of health. It reads only
+the analyst views and counts, routes, field paths and entity types: never a
+value, never a preview. Rendering is in `pipeline.analyst.report_render`.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.storage import catalog
+from pipeline.analyst import policy
+from pipeline.analyst.provenance import describe_config
+from pipeline.config import Config
+from pipeline.storage.catalog import INDIVIDUALS_METHOD, SECRET_TYPES
+from pipeline.storage.manifest import read_scan_records
 
+_SECRETS = ", ".join(f"'{s}'" for s in SECRET_TYPES)
+# (control, objective, the findings that are exceptions to it, what phiscan evidences)
 CONTROLS = [
-    ("SOC 2 CC6.1", "Logical access: credentials and keys are protected",
-     "entity_type IN ('API_KEY', 'AUTH_TOKEN', 'CREDENTIAL', 'PRIVATE_KEY')",
+    ("SOC 2 CC6.1", "Logical access: credentials and keys are protected", f"entity_type IN ({_SECRETS})",
      "secrets printed into logs and telemetry (keys, tokens, passwords)"),
     ("SOC 2 CC6.7", "Transmission of confidential data to third parties is restricted",
      "source <> 'vercel' OR field_path LIKE 'proxy.%'", "PHI/PII sent to vendors (Sentry, analytics, drains)"),
-    ("SOC 2 CC7.2", "System components are monitored for anomalies", "true",
-     "every finding, with first/last seen; scans recorded in coverage"),
-    ("SOC 2 C1.1", "Confidential information is identified", "true", "entity types and field paths identified"),
+    ("SOC 2 CC7.2", "System components are monitored for anomalies", None,
+     "telemetry scanned every day of the period; every finding with first and last seen"),
+    ("SOC 2 C1.1", "Confidential information is identified", None, "entity types and field paths identified"),
     ("SOC 2 P4.x", "Personal information is used, retained and disposed of per policy",
      "entity_type IN ('PERSON', 'EMAIL_ADDRESS', 'PHONE_NUMBER', 'STREET_ADDRESS', 'DATE_OF_BIRTH', 'IP_ADDRESS')",
      "personal information outside its system of record; retention via `phiscan purge`"),
-    ("HIPAA §164.312(b)", "Audit controls record and examine activity in systems with ePHI", "true",
+    ("HIPAA §164.312(b)", "Audit controls record and examine activity in systems with ePHI", None,
      "scan coverage per source and day; findings table and flagged events"),
-    ("HIPAA §164.514(b)", "De-identification: the 18 identifiers are removed",
-     "entity_type NOT IN ('API_KEY', 'AUTH_TOKEN', 'CREDENTIAL', 'PRIVATE_KEY')",
+    ("HIPAA §164.514(b)", "De-identification: the 18 identifiers are removed", f"entity_type NOT IN ({_SECRETS})",
      "identifiers found in telemetry, by type and field"),
+]
+EVIDENCE_PRESENT, EXCEPTIONS, EVIDENCE_MISSING, GAPS = ("evidence present", "exceptions", "evidence missing",
+                                                        "evidence with gaps")
+
+METHODOLOGY = [
+    "Every string field of every event is visited with its field path; URL-encoded text, JSON inside strings "
+    "and key=value pairs are decoded first, and spans map back to the raw field.",
+    "Detectors: Microsoft Presidio with a spaCy NER model for names, and phiscan's recognizers for emails, phones, "
+    "SSNs (with validation), cards (Luhn), MRNs, NPI/DEA (checksums), health plan ids, dates of birth (with birth "
+    "context), ICD-10 codes (CDC list), condition and medication dictionaries, and secrets (vendor key prefixes, "
+    "JWT/bearer tokens, session cookies, URL passwords, PEM keys).",
+    "An event is PHI when an identifier meets health information, when it carries an MRN or a health plan id, or "
+    "when an identifier appears on a health route.",
+    "Findings hold a keyed HMAC-SHA256 fingerprint and a masked preview, never the value; this report shows "
+    "neither, only counts, routes, field paths and entity types.",
+    "Estimated individuals: " + INDIVIDUALS_METHOD + ".",
+]
+LIMITS = [
+    "Only the telemetry that was scanned is covered: sources, projects and days absent from the scope block are "
+    "not evidence either way.",
+    "Fields skipped by selectors (listed in the scope) are not scanned; machine fields get pattern detectors only.",
+    "Detection is statistical: names in unusual forms, free-text clinical notes and identifiers in formats phiscan "
+    "has no recognizer for can be missed; dictionary terms can be false positives. Measured recall and precision "
+    "come from `phiscan eval` on labelled data.",
+    "Binary items (attachments, replays, images) are skipped and counted, not scanned.",
+    "Estimated individuals is an estimate: one person with two unrelated identifiers never seen together counts "
+    "twice, and a shared identifier not marked as staff joins people into one.",
 ]
 
 
 @dataclass
 class ReportData:
     generated: str
+    scope: dict[str, Any]
     headline: dict[str, Any]
     trend: list[tuple[date, int]]
     by_entity: list[tuple[str, int]]
@@ -48,185 +80,127 @@ class ReportData:
     coverage: list[tuple]
     new: list[tuple]
     new_count: int
+    has_baseline: bool
     suppressions: list[tuple]
-    controls: list[tuple[str, str, str, int]]
-    scans: dict[str, Any] = field(default_factory=dict)
+    controls: list[tuple[str, str, str, str, int]]
+    notes: list[str] = field(default_factory=list)
+    methodology: list[str] = field(default_factory=lambda: list(METHODOLOGY))
+    limits: list[str] = field(default_factory=lambda: list(LIMITS))
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was scanned: the report is no evidence of anything and must say so."""
+        return not self.headline["events_scanned"]
 
 
-def collect(out_dir: str | Path, suppressions: Path | None = None, baseline: Path | None = None) -> ReportData:
-    con = catalog.connect(out_dir, suppressions=suppressions, baseline=baseline)
+def _missing_days(days: list[date], first: date | None, last: date | None) -> list[date]:
+    if not first or not last:
+        return []
+    have = set(days)
+    return [first + timedelta(d) for d in range((last - first).days + 1) if first + timedelta(d) not in have]
+
+
+def _scope(q, config: Config, out_dir: Path, files: policy.PolicyFiles) -> dict[str, Any]:
+    info = describe_config(config)
+    records = read_scan_records(out_dir)
+    days = [r[0] for r in q("SELECT DISTINCT day FROM coverage WHERE day IS NOT NULL ORDER BY 1")]
+    first, last = (days[0], days[-1]) if days else (None, None)
+    return {
+        **info,
+        "scan_versions": sorted({str(r.get("version")) for r in records}),
+        "scan_config_hashes": sorted({str(r.get("config_hash")) for r in records}),
+        "scan_rules_hashes": sorted({str(r.get("rules_hash")) for r in records}),
+        "scans_recorded": len(records),
+        "skipped_files": sum(sum((r.get("skipped_files") or {}).values()) for r in records),
+        "period": (first, last),
+        "days_missing": _missing_days(days, first, last),
+        "events_per_source": q("SELECT source, sum(events), count(DISTINCT day), min(day), max(day) FROM coverage "
+                               "GROUP BY 1 ORDER BY 2 DESC"),
+        "errors": q("SELECT reason, count(*) FROM errors GROUP BY 1 ORDER BY 2 DESC LIMIT 8"),
+        "policy": {k: (str(getattr(files, k)), getattr(files, k).exists()) for k in policy.FILE_NAMES},
+    }
+
+
+def _controls(q, covered_days: int, missing_days: int) -> list[tuple[str, str, str, str, int]]:
+    out = []
+    for cid, title, exception_sql, what in CONTROLS:
+        n = q(f"SELECT count(*) FROM findings WHERE NOT suppressed AND ({exception_sql})")[0][0] if exception_sql else 0
+        if not covered_days:
+            status = EVIDENCE_MISSING
+        elif n:
+            status = EXCEPTIONS
+        elif missing_days:
+            status = GAPS
+        else:
+            status = EVIDENCE_PRESENT
+        out.append((cid, title, what, status, n))
+    return out
+
+
+def collect(out_dir: str | Path, files: policy.PolicyFiles | None = None, config: Config | None = None) -> ReportData:
+    """Everything the report shows, read from DIR/findings.duckdb (raises NotAnOutputDir for a foreign DIR)."""
+    out = Path(out_dir)
+    files = files or policy.resolve(out)
+    con = policy.connect(out, files)
     try:
         q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
-        total, active, first, last = q("SELECT count(*), count(*) FILTER (WHERE NOT suppressed), "
-                                       "min(event_time), max(event_time) FROM findings")[0]
-        phi = q("SELECT count(*) FILTER (WHERE phi), count(*) FROM flagged_events")[0]
-        people = q("SELECT coalesce(sum(individuals), 0) FROM affected_individuals_total")[0][0]
-        scanned, sources, days = q("SELECT coalesce(sum(events), 0), count(DISTINCT source), count(DISTINCT day) "
-                                   "FROM coverage")[0]
-        headline = {"findings": total, "unsuppressed": active, "phi_events": phi[0], "flagged_events": phi[1],
-                    "individuals": people, "events_scanned": scanned, "sources": sources, "days": days,
-                    "first_seen": first, "last_seen": last}
-        controls = []
-        for cid, title, where, what in CONTROLS:
-            n = q(f"SELECT count(*) FROM findings WHERE NOT suppressed AND ({where})")[0][0]
-            controls.append((cid, title, what, n))
+        total, active = q("SELECT count(*), count(*) FILTER (WHERE NOT suppressed) FROM findings")[0]
+        phi, flagged = q("SELECT count(*) FILTER (WHERE phi), count(*) FROM flagged_events")[0]
+        est, identifiers, staff, _ = q("SELECT * FROM individuals_estimate")[0]
+        scanned, sources = q("SELECT coalesce(sum(events), 0), count(DISTINCT source) FROM coverage")[0]
+        trend = q("SELECT day, sum(unsuppressed) FROM daily_trend GROUP BY day ORDER BY day")
+        scope = _scope(q, config or Config(), out, files)
+        plotted = [d for d, _ in trend] + [d for d in scope["period"] if d]
+        has_baseline = files.baseline.exists()
+        headline = {"findings": total, "unsuppressed": active, "phi_events": phi, "flagged_events": flagged,
+                    "estimated_individuals": est, "identifiers": identifiers, "staff_excluded": staff,
+                    "events_scanned": scanned, "sources": sources,
+                    "days": len({d for d, *_ in q("SELECT DISTINCT day FROM coverage")}),
+                    "first_day": min(plotted) if plotted else None, "last_day": max(plotted) if plotted else None,
+                    "secrets": q(f"SELECT count(*) FROM findings WHERE NOT suppressed AND entity_type IN ({_SECRETS})"
+                                 )[0][0]}
         return ReportData(
             generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            headline=headline,
-            trend=q("SELECT day, sum(unsuppressed) FROM daily_trend GROUP BY day ORDER BY day"),
+            scope=scope, headline=headline, trend=trend,
             by_entity=q("SELECT entity_type, count(*) FROM findings WHERE NOT suppressed GROUP BY 1 ORDER BY 2 DESC"),
             offenders=q("SELECT source, coalesce(route, '-'), field_path, entity_type, findings, distinct_values, "
                         "max_severity, CAST(first_seen AS DATE), CAST(last_seen AS DATE) FROM offenders "
-                        "WHERE NOT suppressed ORDER BY findings DESC LIMIT 20"),
-            individuals=q("SELECT entity_type, individuals, seen_in_several_sources, array_to_string(sources, ', ') "
-                          "FROM affected_individuals_total ORDER BY individuals DESC"),
-            coverage=q("SELECT source, sum(events), count(DISTINCT day), count(DISTINCT project), min(day), max(day) "
-                       "FROM coverage GROUP BY 1 ORDER BY 2 DESC"),
+                        "WHERE NOT suppressed ORDER BY CASE max_severity WHEN 'critical' THEN 3 WHEN 'high' THEN 2 "
+                        "WHEN 'medium' THEN 1 ELSE 0 END DESC, findings DESC LIMIT 20"),
+            individuals=q("SELECT entity_type, identifiers, estimated_individuals, seen_in_several_sources, "
+                          "array_to_string(sources, ', ') FROM affected_individuals_total ORDER BY identifiers DESC"),
+            coverage=scope["events_per_source"],
             new=q("SELECT source, coalesce(route, '-'), field_path, entity_type, findings, max_severity "
-                  "FROM new_findings WHERE NOT suppressed ORDER BY findings DESC LIMIT 15"),
+                  "FROM new_findings WHERE NOT suppressed ORDER BY findings DESC LIMIT 15") if has_baseline else [],
             new_count=q("SELECT count(*) FROM new_findings WHERE NOT suppressed")[0][0],
-            suppressions=q("SELECT field_path, entity_type, kind, reason, author, CAST(expires AS VARCHAR) "
-                           "FROM suppressions ORDER BY created"),
-            controls=controls,
+            has_baseline=has_baseline,
+            suppressions=q("SELECT field_path, coalesce(route, '*'), entity_type, kind, reason, author, "
+                           "CAST(expires AS VARCHAR) FROM suppressions ORDER BY created"),
+            controls=_controls(q, headline["days"], len(scope["days_missing"])),
+            notes=files.notes(),
         )
     finally:
         con.close()
 
 
-# -- SVG charts (drawn server-side: readable without JavaScript) --------------------------
-def _bars_svg(points: list[tuple[str, int]], width: int = 720, height: int = 180, color: str = "#b42318") -> str:
-    if not points:
-        return '<p class="muted">No data.</p>'
-    top = max(v for _, v in points) or 1
-    n = len(points)
-    gap = 2
-    bar_w = max((width - 40 - gap * n) / n, 1)
-    parts = [f'<svg class="chart" role="img" aria-label="findings per day" viewBox="0 0 {width} {height + 40}" '
-             f'width="100%" xmlns="http://www.w3.org/2000/svg">',
-             f'<line x1="36" y1="{height}" x2="{width}" y2="{height}" stroke="#98a2b3"/>',
-             f'<text x="30" y="12" font-size="11" text-anchor="end" fill="#475467">{top:,}</text>',
-             f'<text x="30" y="{height}" font-size="11" text-anchor="end" fill="#475467">0</text>']
-    for i, (label, v) in enumerate(points):
-        h = (height - 16) * v / top
-        x = 40 + i * (bar_w + gap)
-        parts.append(f'<rect x="{x:.1f}" y="{height - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{color}">'
-                     f'<title>{html.escape(label)}: {v:,}</title></rect>')
-        if n <= 12 or i % max(n // 8, 1) == 0:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height + 16}" font-size="10" text-anchor="middle" '
-                         f'fill="#475467">{html.escape(label[5:] if len(label) == 10 else label)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _hbars_svg(points: list[tuple[str, int]], width: int = 720) -> str:
-    if not points:
-        return '<p class="muted">No data.</p>'
-    top = max(v for _, v in points) or 1
-    row = 22
-    parts = [f'<svg class="chart" role="img" aria-label="findings by entity type" viewBox="0 0 {width} '
-             f'{row * len(points) + 8}" width="100%" xmlns="http://www.w3.org/2000/svg">']
-    for i, (label, v) in enumerate(points):
-        w = (width - 260) * v / top
-        y = 4 + i * row
-        parts.append(f'<text x="190" y="{y + 14}" font-size="12" text-anchor="end" fill="#101828">'
-                     f'{html.escape(label)}</text>'
-                     f'<rect x="200" y="{y + 3}" width="{w:.1f}" height="14" fill="#1d4ed8"/>'
-                     f'<text x="{206 + w:.1f}" y="{y + 14}" font-size="12" fill="#344054">{v:,}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _table(headers: list[str], rows: list[tuple], empty: str = "None.") -> str:
-    if not rows:
-        return f'<p class="muted">{html.escape(empty)}</p>'
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    if isinstance(v, datetime):
-        return v.strftime("%Y-%m-%d")
-    return str(v)
-
-
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#101828;margin:0;background:#f8fafc}
-main{max-width:1040px;margin:0 auto;padding:28px 32px 48px;background:#fff}
-h1{font-size:24px;margin:0 0 4px} h2{font-size:17px;margin:30px 0 10px;border-bottom:1px solid #e4e7ec;padding-bottom:6px}
-.muted{color:#667085} .cards{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;margin-top:18px}
-.card{border:1px solid #e4e7ec;border-radius:8px;padding:12px 14px} .card b{display:block;font-size:24px}
-.card.alert b{color:#b42318} table{border-collapse:collapse;width:100%;font-size:12.5px}
-th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eaecf0;vertical-align:top} th{background:#f2f4f7}
-td:nth-child(n+5){font-variant-numeric:tabular-nums} .chart{display:block;margin:6px 0}
-footer{margin-top:36px;font-size:12px;color:#667085}
-"""
-
-
-def render_html(d: ReportData) -> str:
-    h = d.headline
-    cards = [("Findings (unsuppressed)", h["unsuppressed"], True), ("Events with PHI", h["phi_events"], True),
-             ("Individuals affected", h["individuals"], True), ("Events scanned", h["events_scanned"], False),
-             ("New vs baseline", d.new_count, d.new_count > 0), ("Sources covered", h["sources"], False),
-             ("Days covered", h["days"], False), ("All findings", h["findings"], False)]
-    card_html = "".join(f'<div class="card{" alert" if alert and v else ""}"><span class="muted">{html.escape(t)}'
-                        f"</span><b>{_fmt(v)}</b></div>" for t, v, alert in cards)
-    period = f"{_fmt(h['first_seen'])} to {_fmt(h['last_seen'])}"
-    sections = [
-        f"<h1>phiscan: PHI and secret exposure in telemetry</h1>"
-        f'<p class="muted">Generated {html.escape(d.generated)} · events from {html.escape(period)} · '
-        f"values are never shown: counts, routes, field paths and entity types only</p>",
-        f'<section class="cards">{card_html}</section>',
-        "<h2>Trend: unsuppressed findings per day</h2>" + _bars_svg([(str(a), int(b or 0)) for a, b in d.trend]),
-        "<h2>Findings by entity type</h2>" + _hbars_svg([(a, int(b)) for a, b in d.by_entity]),
-        "<h2>Top offenders by route and field</h2>" + _table(
-            ["source", "route", "field path", "entity", "findings", "distinct values", "max severity", "first seen",
-             "last seen"], d.offenders),
-        "<h2>Affected individuals (distinct identifier fingerprints)</h2>" + _table(
-            ["identifier", "individuals", "seen in several sources", "sources"], d.individuals),
-        "<h2>Coverage: what was scanned</h2>" + _table(
-            ["source", "events scanned", "days", "projects", "from", "to"], d.coverage,
-            "Nothing scanned yet."),
-        f"<h2>New against the accepted baseline ({d.new_count:,})</h2>" + _table(
-            ["source", "route", "field path", "entity", "findings", "max severity"], d.new,
-            "No new offenders: everything found is in the baseline."),
-        "<h2>Suppressions and their reasons</h2>" + _table(
-            ["field path", "entity", "kind", "reason", "author", "expires"], d.suppressions, "No suppressions."),
-        "<h2>Control mapping (SOC 2, HIPAA)</h2>" + _table(
-            ["control", "objective", "what phiscan evidences", "unsuppressed findings"], d.controls),
-        f"<footer>Evidence: {h['events_scanned']:,} events scanned across {h['sources']} source(s) on "
-        f"{h['days']} day(s); {h['flagged_events']:,} events flagged. Produced by phiscan from findings.duckdb.</footer>",
-    ]
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>phiscan report</title>'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head>'
-            f"<body><main>{''.join(sections)}</main></body></html>")
-
-
-def render_markdown(d: ReportData) -> str:
-    def table(headers, rows):
-        if not rows:
-            return "_None._\n"
-        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |" for r in rows]
-        return "\n".join(lines) + "\n"
-    h = d.headline
-    out = [f"# phiscan report\n\nGenerated {d.generated}. Values are never shown.\n",
-           f"- Unsuppressed findings: **{h['unsuppressed']:,}** (all: {h['findings']:,})",
-           f"- Events with PHI: **{h['phi_events']:,}**; individuals affected: **{h['individuals']:,}**",
-           f"- Events scanned: {h['events_scanned']:,} across {h['sources']} source(s), {h['days']} day(s)",
-           f"- New against baseline: **{d.new_count:,}**\n",
-           "## Trend (per day)\n", table(["day", "findings"], d.trend),
-           "## By entity type\n", table(["entity", "findings"], d.by_entity),
-           "## Top offenders\n", table(["source", "route", "field path", "entity", "findings", "distinct", "severity",
-                                         "first", "last"], d.offenders),
-           "## Affected individuals\n", table(["identifier", "individuals", "in several sources", "sources"],
-                                               d.individuals),
-           "## Coverage\n", table(["source", "events", "days", "projects", "from", "to"], d.coverage),
-           "## New vs baseline\n", table(["source", "route", "field path", "entity", "findings", "severity"], d.new),
-           "## Suppressions\n", table(["field path", "entity", "kind", "reason", "author", "expires"], d.suppressions),
-           "## Control mapping\n", table(["control", "objective", "evidence", "findings"], d.controls)]
-    return "\n".join(out)
+def summary_paragraph(d: ReportData) -> str:
+    """Plain language a compliance lead can paste into an audit response."""
+    h, s = d.headline, d.scope
+    if d.empty:
+        return ("No telemetry was scanned for this output directory, so this report is not evidence of anything: "
+                "it neither shows exposure nor its absence.")
+    first, last = s["period"]
+    gap = (f" {len(s['days_missing'])} day(s) in that period have no scan and are not covered."
+           if s["days_missing"] else " Every day in that period was scanned.")
+    sources = ", ".join(r[0] for r in s["events_per_source"])
+    people = (f"about {h['estimated_individuals']:,} individual(s) (estimated from {h['identifiers']:,} distinct "
+              f"identifiers seen together in events)")
+    secrets = (f" {h['secrets']:,} finding(s) are secrets (keys, tokens, passwords), which must be rotated."
+               if h["secrets"] else " No secrets were found.")
+    new = (f" {d.new_count:,} offender(s) are new against the accepted baseline." if d.has_baseline
+           else " No baseline has been accepted yet, so no offender is marked as new or accepted.")
+    return (f"From {first} to {last}, phiscan {s['version']} scanned {h['events_scanned']:,} events from {sources}."
+            f"{gap} It found {h['unsuppressed']:,} unsuppressed finding(s) of personal or health information or "
+            f"secrets in {h['flagged_events']:,} event(s); {h['phi_events']:,} of those events are PHI (an identifier "
+            f"together with health information, or on a health route). The identifiers belong to {people}.{secrets}"
+            f"{new}")

@@ -70,3 +70,21 @@ def test_scrub_topic_keys_headers_tombstones_and_poison(broker, engine, tmp_path
 
     again = _run(broker, "g-trust", tmp_path / "out")  # a restart: offsets were committed past the poison
     assert again.records_in == 0
+
+
+def test_snappy_lz4_and_zstd_records_are_consumed(broker, engine, tmp_path, monkeypatch):
+    """The most common Kafka codecs: a consumer without them crashes on the first compressed batch."""
+    monkeypatch.setenv("PHISCAN_FINGERPRINT_KEY", "stream-test-key-not-a-secret")
+    broker.create_topic("trust-codecs", 1)
+    for codec in ("snappy", "lz4", "zstd", "gzip"):
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, compression_type=codec)
+        for i in range(5):
+            producer.send("trust-codecs", value=_record(i))
+        producer.flush()
+        producer.close()
+    config = Config.model_validate({"kafka": {"batch_max_events": 50, "batch_max_seconds": 0.5}})
+    stats = run_kafka(config, bootstrap=broker.bootstrap, topics=["trust-codecs"], group_id="g-codecs",
+                      fmt="vercel", out_dir=str(tmp_path / "out"), consumer_cli=dict(TEST_CONSUMER), producer_cli={},
+                      engine=engine, handle_signals=False, idle_timeout=4)
+    assert stats.records_in == 20 and stats.quarantined == 0
+    assert stats.findings["EMAIL_ADDRESS"] == 20

@@ -11,7 +11,7 @@ match a label. Events with no label are benign: findings there are false alarms.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.analyst import policy
-from pipeline.analyst.provenance import describe_config
+from pipeline.storage.provenance import describe_config
 from pipeline.config import Config
 from pipeline.storage.catalog import INDIVIDUALS_METHOD, SECRET_TYPES
 from pipeline.storage.manifest import read_scan_records

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from pipeline.cli import _config, _setup_logging, err_console, main, out_console
+from pipeline.cli.display import ScanProgress, print_new_offenders, print_summary, serve_address, total_input_bytes
 
 
 @main.command()
@@ -23,9 +24,9 @@ from pipeline.cli import _config, _setup_logging, err_console, main, out_console
 @click.option("--fail-on-findings", is_flag=True, help="Exit 1 when anything was found.")
 @click.option("--fail-on-new", is_flag=True, help="Exit 1 when an offender is not in the baseline.")
 @click.option("--suppressions", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Suppressions file (default config/suppressions.yaml).")
+              help="Suppressions file (default: DIR/../config/suppressions.yaml).")
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Baseline file (default config/baseline.yaml).")
+              help="Baseline file (default: DIR/../config/baseline.yaml).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the number of cores).")
 @click.option("--explain", is_flag=True, help="Say which format was chosen for each file.")
@@ -40,58 +41,29 @@ def scan(paths, out_dir, fmt, config_path, fail_on_findings, fail_on_new, suppre
 
     _setup_logging(verbose or explain)
     config = _config(config_path)
-    progress = _progress()
+    progress = ScanProgress(total_input_bytes(paths), err_console)
     try:
         with progress:
-            task = progress.add_task("scanning", total=None)
-            summary = scan_paths(list(paths), out_dir, fmt=fmt, config=config, explain=explain,
+            progress.model_loading(config.detection.model)
+            runtime = _runtime(config, out_dir)
+            progress.scanning()
+            summary = scan_paths(list(paths), out_dir, fmt=fmt, config=config, explain=explain, runtime=runtime,
                                  workers=workers or default_workers(),
-                                 on_progress=lambda n: progress.advance(task, n))
+                                 on_progress=lambda nbytes, events: progress.advance(nbytes, events))
     except (FormatError, ModelNotInstalled, ConfigError) as exc:
         raise click.UsageError(str(exc)) from None
-    _print_summary(summary)
+    new_rows, notes = None, []
+    if fail_on_new:
+        from pipeline.analyst.triage import new_offenders
+
+        new_rows, notes = new_offenders(out_dir, suppressions, baseline)
+    print_summary(out_console, summary, new=None if new_rows is None else len(new_rows))
     if fail_on_findings and summary.findings:
         sys.exit(1)
-    if fail_on_new:
-        from pipeline.analyst.triage import count_new
-
-        new = count_new(out_dir, suppressions, baseline)
-        out_console.print(f"offenders not in the baseline: {new:,}")
-        if new:
+    if new_rows is not None:
+        print_new_offenders(out_console, new_rows, notes)
+        if new_rows:
             sys.exit(1)
-
-
-def _progress():
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} events"),
-                    TimeElapsedColumn(), console=err_console, transient=True, disable=not err_console.is_terminal)
-
-
-def _print_summary(summary) -> None:
-    table = Table(title="phiscan scan", show_header=True)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row("files", f"{summary.files:,}")
-    table.add_row("events", f"{summary.events:,}")
-    table.add_row("findings", f"{summary.findings:,}")
-    table.add_row("PHI events", f"{summary.phi_events:,}")
-    for entity, n in summary.by_entity.most_common():
-        table.add_row(f"  {entity}", f"{n:,}")
-    for source, n in summary.by_source.most_common():
-        table.add_row(f"  source={source}", f"{n:,}")
-    for fmt_name, n in summary.formats.most_common():
-        table.add_row(f"  files format={fmt_name}", f"{n:,}")
-    if summary.skipped:
-        table.add_row("skipped (binary items)", f"{summary.skipped:,}")
-    table.add_row("errors", f"{summary.errors:,}")
-    for reason, n in summary.error_reasons.most_common(5):
-        table.add_row(f"  {reason}", f"{n:,}")
-    table.add_row("seconds", f"{summary.seconds:.2f}")
-    table.add_row("events/s", f"{summary.events_per_second:,.0f}")
-    out_console.print(table)
-    if summary.db_path:
-        out_console.print(f"findings database: {summary.db_path}")
 
 
 FORMAT_CHOICE = click.Choice(["auto", "vercel", "sentry", "segment", "posthog", "mixpanel", "ga4", "lines"])
@@ -229,5 +201,8 @@ def serve(host, port, config_path, out_dir, verbose):
     if out_dir:
         config = config.model_copy(update={"serve": config.serve.model_copy(update={"out_dir": out_dir})})
     runtime = _runtime(config, config.serve.out_dir)
-    err_console.print(f"phiscan serve listening on http://{host}:{port}")
+    cfg = config.serve
+    routes = [name for name, on in (("/ingest/vercel", cfg.vercel.enabled), ("/ingest/sentry/tunnel",
+              cfg.sentry_tunnel.enabled), ("/ingest/sentry/webhook", cfg.sentry_webhook.enabled)) if on]
+    err_console.print(serve_address(host, port, routes), soft_wrap=True, markup=False, highlight=False)
     run_server(runtime, host, port)

@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_
 from pipeline.config import Config
 from pipeline.engine.scanner import ScanEngine
 from pipeline.runtime.build import Recorded, Runtime, build
+from pipeline.storage.manifest import write_scan_record
+from pipeline.storage.provenance import scan_record
 from core.model import BadRecord, Event, Skipped
 
 log = logging.getLogger("phiscan")
@@ -40,6 +43,7 @@ UNIT_BYTES = 4 << 20
 @dataclass
 class ScanSummary:
     files: int = 0
+    bytes: int = 0  # input bytes on disk covered so far
     events: int = 0
     findings: int = 0
     phi_events: int = 0
@@ -58,6 +62,7 @@ class ScanSummary:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
     def add(self, other: ScanSummary) -> None:
+        self.bytes += other.bytes
         self.events += other.events
         self.findings += other.findings
         self.phi_events += other.phi_events
@@ -76,6 +81,16 @@ class Unit:
     path: Path
     fmt: str
     byte_range: ByteRange | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of input this unit covers (on disk), for progress."""
+        if self.byte_range is not None:
+            return self.byte_range.end - self.byte_range.start
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
 
     @property
     def key(self) -> str:
@@ -154,7 +169,7 @@ def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, stor
     return units
 
 
-def scan_unit(unit: Unit, runtime: Runtime, on_progress: Callable[[int], None] | None = None) -> ScanSummary:
+def scan_unit(unit: Unit, runtime: Runtime, on_progress: Callable[[int, int], None] | None = None) -> ScanSummary:
     """Scan one unit and record its findings, flagged events, bad records and coverage, batch by batch."""
     config = runtime.config
     part = ScanSummary()
@@ -175,7 +190,10 @@ def scan_unit(unit: Unit, runtime: Runtime, on_progress: Callable[[int], None] |
         part.by_source.update(f.source for f in result.findings)
         part.error_reasons.update(b.reason for b in done.bad)
         if on_progress:
-            on_progress(len(counted))
+            on_progress(0, len(counted))
+    part.bytes = unit.size
+    if on_progress:
+        on_progress(unit.size, 0)
     return part
 
 
@@ -226,7 +244,8 @@ def scan_paths(
     engine: ScanEngine | None = None,
     workers: int = 1,
     explain: bool = False,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    runtime: Runtime | None = None,
     unit_bytes: int = UNIT_BYTES,
 ) -> ScanSummary:
     """Scan files and directories into `out_dir`; returns what was scanned and found.
@@ -235,7 +254,8 @@ def scan_paths(
     """
     config = config or Config()
     out = Path(out_dir)
-    runtime = build(config, out_dir=out, engine=engine)
+    runtime = runtime or build(config, out_dir=out, engine=engine)
+    started_at = datetime.now(timezone.utc)
     store = runtime.store
     summary = ScanSummary()
     paths = [spool_stream(p, out) for p in paths]
@@ -255,8 +275,9 @@ def scan_paths(
             for part in pool.imap_unordered(_work, units):
                 summary.add(part)
                 if on_progress:
-                    on_progress(part.events)
+                    on_progress(part.bytes, part.events)
         _WORKER.clear()
     summary.seconds = time.perf_counter() - started
     summary.db_path = runtime.refresh_catalog()
+    write_scan_record(out, scan_record(config, summary, started_at))  # provenance for reports: names, hashes, counts
     return summary

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from detectors.healthcare import DATE_VALUE, MILITARY_ADDRESS, PO_BOX
-from detectors.secrets import looks_random
+from detectors.secrets_validate import looks_random, plausible_password
 from core.model import Match
 
 DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
@@ -143,7 +143,7 @@ class KeyHintDetector:
         if entity in ("AUTH_TOKEN", "API_KEY") and not (stripped.startswith(("eyJ", "Bearer ", "Basic "))
                                                       or looks_random(stripped)):
             return []
-        if entity == "CREDENTIAL" and stripped.startswith(("/", "~", "./", "$", "{{", "<", "%")):
-            return []  # `PWD=/home/user` is a directory, not a password
+        if entity == "CREDENTIAL" and not plausible_password(stripped):
+            return []  # `PWD=/home/user` is a directory, `{{password}}` a template: not passwords
         start = text.find(stripped)
         return [Match(entity, start, start + len(stripped), self.score, self.name)]

@@ -145,6 +145,8 @@ def _curl_passwords(text: str):
         return
     for m in _CURL_USER.finditer(text, first):
         end = _read_shell_word(text, m.end())
+        if is_template(text[m.end():end].strip("\"'")):
+            continue  # `-u <user:password>`
         colon = text.find(":", m.end(), end)
         if colon < 0:
             continue

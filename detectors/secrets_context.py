@@ -36,8 +36,9 @@ _SECRET_WORDS = (r"pass|pwd|\bpw\b|_pw\b|secret|token|api.?key|auth|credential|c
                  r"|account.?key|master.?key|signing.?key|encryption.?key|license.?key|shared.?key|bearer|jwt")
 _KEY_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # after the key: its closing quote, the operator, the value's opening quote
-_AFTER_KEY = re.compile(r"""(?P<kq>\\?["'])?\]?[ \t]{0,8}(?P<op>={1,3}>?|!={1,2}|:{1,3}=|[?+.]=|=>|->|:|,)"""
-                        r"""[ \t]{0,8}(?P<q>\\?["'`])?""")
+_AFTER_KEY = re.compile(r"""(?P<kq>\\?["'])?\]?(?:[ \t]{1,4}[A-Za-z_][\w.*\[\]]{0,40})?[ \t]{0,8}"""
+                        r"""(?P<op>={1,3}>?|!={1,2}|:{1,3}=|[?+.]=|=>|->|:|,|\()[ \t]{0,8}(?P<q>\\?["'`])?"""
+                        r"""(?P<scheme>(?i:bearer|basic|token|api-token|digest)[ \t]{1,4})?""")
 _FLAG_VALUE = re.compile(r"""[ \t]{1,4}(?P<q>["'])?""")  # `--token abc`, `--password 'abc'`
 _SCHEME = re.compile(r"(?i:(bearer|basic|token|api-token|digest)[ \t]{1,4})")
 _UNQUOTED_END = frozenset(" \t\r\n\"'`;,()<>[]{}&|\\")
@@ -118,8 +119,11 @@ def _value_after_key(text: str, kstart: int, kend: int) -> tuple[int, int] | Non
         span = _read_value(text, vs, None)
         return span
     m = _AFTER_KEY.match(text, kend)
-    if m and not (m.group("op") == "," and not m.group("kq")):
-        return _read_value(text, m.end(), m.group("q"))
+    if m and not (m.group("op") == "," and not m.group("kq")) and not (m.group("op") == "(" and not m.group("q")):
+        span = _read_value(text, m.end(), m.group("q"))
+        if span and m.group("scheme") and m.group("scheme").strip().lower() == "basic":
+            return span if basic_auth_ok(text[span[0]:span[1]]) else None
+        return span
     if text.startswith("-", kstart):  # --token abc
         m = _FLAG_VALUE.match(text, kend)
         if m:
@@ -129,7 +133,7 @@ def _value_after_key(text: str, kstart: int, kend: int) -> tuple[int, int] | Non
 
 def _classify(words: list[str], text: str, vs: int, ve: int) -> tuple[str, int, int] | None:
     value = text[vs:ve]
-    scheme = _SCHEME.match(value)
+    scheme = _SCHEME.match(value)  # a quoted `"Bearer v"`
     if scheme:
         vs += scheme.end()
         value = text[vs:ve]
@@ -154,8 +158,9 @@ class ContextScanner:
 
     def __init__(self) -> None:
         _, keyed = vendor_formats()
-        vendor_words = sorted({k for f in keyed for k in f.keys if len(k) >= 3}, key=len, reverse=True)
-        self.trigger = re.compile(r"(?i:" + _SECRET_WORDS + "|" + "|".join(map(re.escape, vendor_words)) + ")")
+        vendor_words = sorted({k for f in keyed for k in f.raw_keys if len(k) >= 3}, key=len, reverse=True)
+        loose = [r"[_.-]?".join(map(re.escape, re.split(r"[_.-]+", w))) for w in vendor_words]
+        self.trigger = re.compile(r"(?i:" + _SECRET_WORDS + "|" + "|".join(loose) + ")")
 
     def find(self, text: str) -> list[tuple[str, int, int]]:
         found: list[tuple[str, int, int]] = []

@@ -16,8 +16,8 @@ from collections import Counter
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
 # Whole-value templates and variables: `${DB_PASSWORD}`, `$TOKEN`, `{{ .Values.pw }}`, `<token>`, `%s`, `[PASSWORD]`.
-_TEMPLATE = re.compile(r"\$\{[^}]{0,200}\}|\$\(.{0,200}\)|\$[A-Za-z_]\w*|\$\d+|\{\{.{0,200}\}\}|\{[\w.\s-]{0,100}\}"
-                       r"|<[^<>]{0,200}>|%[-+ #0]?[sdqvx]|%\([\w]+\)s|%[A-Za-z_]+%|\[[^\]]{0,100}\]|@[A-Za-z_]+@", re.S)
+_TEMPLATE = re.compile(r"\$\{[^}]{0,200}\}|\$\(.{0,200}\)|\$[A-Za-z_]\w*|\$\d+|\{\{.{0,200}\}\}"
+                       r"|\{[A-Za-z_.\s-]{1,100}\}|<[^<>]{0,200}>|%[-+ #0]?[sdqvx]|%\([\w]+\)s|%[A-Za-z_]+%|\[[^\]]{0,100}\]|@[A-Za-z_]+@", re.S)
 _PLACEHOLDER_WORDS = frozenset({
     "", "null", "nil", "none", "undefined", "true", "false", "yes", "no", "on", "off", "required", "optional",
     "invalid", "redacted", "filtered", "hidden", "masked", "secret", "secrets", "password", "passwd", "pass", "pwd",
@@ -61,14 +61,11 @@ def is_public_key(value: str) -> bool:
 
 
 def has_repeated_block(value: str, block: int = 8) -> bool:
-    """A block of 8+ characters seen twice: `abcd1234abcd1234`, not a random value (one pass, bounded)."""
-    seen: set[str] = set()
-    for i in range(0, max(0, len(value) - block + 1)):
-        chunk = value[i:i + block]
-        if chunk in seen:
-            return True
-        seen.add(chunk)
-    return False
+    """Mostly repeats of itself (`abcd1234abcd1234…`): under 60% distinct 8-grams, which random values never are."""
+    grams = len(value) - block + 1
+    if grams < 8:
+        return False
+    return len({value[i:i + block] for i in range(grams)}) < 0.6 * grams
 
 
 def is_time_uuid(value: str) -> bool:
@@ -110,7 +107,7 @@ def plausible_password(value: str) -> bool:
         return False
     if v.startswith(("/", "~", "./", "$", "%", "{", "<", "[")) or _DOTTED_NAME.fullmatch(v):
         return False
-    if re.fullmatch(r"[a-z]+(?:_[a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z]+(?:_[A-Z]+)+", v):
+    if re.fullmatch(r"[a-z]+(?:[_-][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z]+(?:_[A-Z]+)+", v):
         return False  # `user_password`, `newPassword`, `DB_PASSWORD`: a name, not a value
     return shannon_entropy(v) >= 2.0
 

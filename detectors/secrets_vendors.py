@@ -25,7 +25,7 @@ from detectors.secrets_validate import github_checksum_ok, is_placeholder, jwt_o
 
 DATA_FILE = Path(__file__).parent / "data" / "secret_vendors.yaml"
 _LEFT = r"(?<![A-Za-z0-9_])"
-_RIGHT = r"(?![A-Za-z0-9_])"
+_RIGHT = r"(?![A-Za-z0-9_]|\.[A-Za-z0-9])"  # not inside a longer word, nor a file name (`x.ico-….png`)
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class PrefixedFormat:
 class KeyedFormat:
     keys: tuple[str, ...]  # normalized (lower case, no separators)
     value: regex.Pattern
+    raw_keys: tuple[str, ...] = ()  # as written, for the trigger
 
 
 def _compile_prefixed(entry: dict) -> PrefixedFormat:
@@ -71,7 +72,8 @@ def vendor_formats() -> tuple[tuple[PrefixedFormat, ...], tuple[KeyedFormat, ...
     data = yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
     prefixed = tuple(_compile_prefixed(e) for e in data["prefixed"])
     keyed = tuple(KeyedFormat(keys=tuple(normalize_key(k) for k in e["keys"]),
-                              value=regex.compile(r"(?i:" + e["value"] + ")"))
+                              value=regex.compile(r"(?i:" + e["value"] + ")"),
+                              raw_keys=tuple(k.lower() for k in e["keys"]))
                   for e in data["keyed"])
     return prefixed, keyed
 

@@ -81,6 +81,34 @@ def entity_for_key(words: list[str]) -> str | None:
     return None
 
 
+_NORMALIZED_SUFFIXES = (
+    (("password", "passwd", "pwd", "passphrase"), "CREDENTIAL"),
+    (("token", "tokens", "auth", "authorization", "bearer", "jwt"), "AUTH_TOKEN"),
+    (("secret", "secrets", "apikey", "accesskey", "secretkey", "privatekey", "clientsecret", "credentials",
+      "accountkey", "signingkey", "encryptionkey"), "API_KEY"),
+)
+_NORMALIZED_DENY = ("public", "publishable", "csrf", "xsrf", "page", "next", "cursor", "continuation", "sync")
+
+
+def entity_for_normalized_key(key: str) -> str | None:
+    """The secret entity of a key the engine has already normalized (`etsytoken`, `clientsecret`)."""
+    if any(d in key for d in _NORMALIZED_DENY):
+        return None
+    for suffixes, entity in _NORMALIZED_SUFFIXES:
+        if key.endswith(suffixes):
+            return entity
+    return None
+
+
+def secret_value_ok(entity: str, value: str) -> bool:
+    """Whether a whole value, named as `entity` by its key, is a secret of that kind."""
+    if entity == "CREDENTIAL":
+        return plausible_password(value) and not has_repeated_block(value)
+    if entity == "PRIVATE_KEY":
+        return False  # PEM blocks are the PEM recognizer's
+    return token_value_ok(value)
+
+
 def token_value_ok(value: str) -> bool:
     """A value that a token or key name vouches for: long, random enough, not a word, id or mask."""
     if not 10 <= len(value) <= _MAX_VALUE or any(c.isspace() for c in value):
@@ -146,11 +174,7 @@ def _classify(words: list[str], text: str, vs: int, ve: int) -> tuple[str, int, 
     entity = entity_for_key(words)
     if entity is None:
         return None
-    if entity == "CREDENTIAL":
-        ok = plausible_password(value) and not has_repeated_block(value)
-    else:
-        ok = token_value_ok(value)
-    return (entity, vs, ve) if ok else None
+    return (entity, vs, ve) if secret_value_ok(entity, value) else None
 
 
 class ContextScanner:
@@ -159,7 +183,7 @@ class ContextScanner:
     def __init__(self) -> None:
         _, keyed = vendor_formats()
         vendor_words = sorted({k for f in keyed for k in f.raw_keys if len(k) >= 3}, key=len, reverse=True)
-        loose = [r"[_.-]?".join(map(re.escape, re.split(r"[_.-]+", w))) for w in vendor_words]
+        loose = [r"[_.-]{0,2}".join(map(re.escape, re.split(r"[_.-]+", w))) for w in vendor_words]
         self.trigger = re.compile(r"(?i:" + _SECRET_WORDS + "|" + "|".join(loose) + ")")
 
     def find(self, text: str) -> list[tuple[str, int, int]]:

@@ -41,7 +41,7 @@ _AFTER_KEY = re.compile(r"""(?P<kq>\\?["'])?\]?(?:[ \t]{1,4}[A-Za-z_][\w.*\[\]]{
                         r"""(?P<scheme>(?i:bearer|basic|token|api-token|digest)[ \t]{1,4})?""")
 _FLAG_VALUE = re.compile(r"""[ \t]{1,4}(?P<q>["'])?""")  # `--token abc`, `--password 'abc'`
 _SCHEME = re.compile(r"(?i:(bearer|basic|token|api-token|digest)[ \t]{1,4})")
-_UNQUOTED_END = frozenset(" \t\r\n\"'`;,()<>[]{}&|\\")
+_UNQUOTED = re.compile(r"[^\s\"'`;,()<>\[\]{}&|\\]{1,%d}" % _MAX_VALUE)
 
 _PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "pw", "passwords"})
 _TOKEN_WORDS = frozenset({"token", "tokens", "auth", "authorization", "bearer", "jwt"})
@@ -69,9 +69,10 @@ def key_words(key: str) -> list[str]:
 
 def entity_for_key(words: list[str]) -> str | None:
     """The secret entity a key names, by its words (`DB_PASSWORD`, `authToken`, `client_secret`)."""
-    if not words or words[-1] in _META_LAST or any(w in _DENY_WORDS for w in words):
-        return None
     joined = "".join(words)
+    if not words or words[-1] in _META_LAST or any(w in _DENY_WORDS for w in words) or any(
+            d in joined for d in ("csrf", "xsrf", "public")):
+        return None
     if any(w in _PASSWORD_WORDS or "password" in w or "passwd" in w for w in words):
         return "CREDENTIAL"
     if any(w in _TOKEN_WORDS or w.endswith("token") for w in words):
@@ -117,8 +118,8 @@ def token_value_ok(value: str) -> bool:
         return False
     if re.fullmatch(r"[A-Za-z_.-]+|\d+|[\d.:TZ+-]+", value) or value.startswith(("http:", "https:", "/", "-----")):
         return False  # a word or identifier, a number, a timestamp, a URL, a PEM block (its own recognizer)
-    if re.fullmatch(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+(?:\(\))?", value):
-        return False  # process.env.TOKEN, settings.SECRET_KEY
+    if re.fullmatch(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+(?:\(\)|@[0-9a-f]{1,16})?", value):
+        return False  # process.env.TOKEN, settings.SECRET_KEY, a Java object `android.os.BinderProxy@2bd79ce`
     return shannon_entropy(value) >= min_entropy_for(len(value))
 
 
@@ -129,10 +130,8 @@ def _read_value(text: str, start: int, quote: str | None) -> tuple[int, int] | N
         if end < 0 or "\n" in text[start:end]:
             return None
         return start, end
-    end = start
-    limit = min(len(text), start + _MAX_VALUE)
-    while end < limit and text[end] not in _UNQUOTED_END:
-        end += 1
+    m = _UNQUOTED.match(text, start)
+    end = m.end() if m else start
     if end < len(text) and text[end] in "([{":
         return None  # a call or an expression, not a literal
     return (start, end) if end > start else None
@@ -204,6 +203,7 @@ class ContextScanner:
             span = _value_after_key(text, kstart, kstart + len(text[kstart:kend].rstrip(".-")))
             if span is None:
                 continue
+            done_until = max(done_until, span[1])  # a value is read once, even when it is refused
             words = key_words(key)
             if not words:
                 continue

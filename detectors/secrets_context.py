@@ -36,11 +36,12 @@ _SECRET_WORDS = (r"pass|pwd|\bpw\b|_pw\b|secret|token|api.?key|auth|credential|c
                  r"|account.?key|master.?key|signing.?key|encryption.?key|license.?key|shared.?key|bearer|jwt")
 _KEY_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # after the key: its closing quote, the operator, the value's opening quote
-_AFTER_KEY = re.compile(r"""(?P<kq>\\?["'])?\]?(?:[ \t]{1,4}[A-Za-z_][\w.*\[\]]{0,40})?[ \t]{0,8}"""
+_AFTER_KEY = re.compile(r"""(?P<kq>\\?["'])?\]?(?P<typ>[ \t]{1,4}[A-Za-z_][\w.*\[\]]{0,40})?[ \t]{0,8}"""
                         r"""(?P<op>={1,3}>?|!={1,2}|:{1,3}=|[?+.]=|=>|->|:|,|\()[ \t]{0,8}(?P<q>\\?["'`])?"""
                         r"""(?P<scheme>(?i:bearer|basic|token|api-token|digest)[ \t]{1,4})?""")
 _FLAG_VALUE = re.compile(r"""[ \t]{1,4}(?P<q>["'])?""")  # `--token abc`, `--password 'abc'`
 _SCHEME = re.compile(r"(?i:(bearer|basic|token|api-token|digest)[ \t]{1,4})")
+_NESTED_PAIR = re.compile(r"[A-Za-z_]\w{0,40}=")
 _UNQUOTED = re.compile(r"[^\s\"'`;,()<>\[\]{}&|\\]{1,%d}" % _MAX_VALUE)
 
 _PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "pw", "passwords"})
@@ -146,8 +147,12 @@ def _value_after_key(text: str, kstart: int, kend: int) -> tuple[int, int] | Non
         span = _read_value(text, vs, None)
         return span
     m = _AFTER_KEY.match(text, kend)
+    if m and m.group("typ") and m.group("op") not in ("=", ":="):
+        m = None  # `credentials loaded: ...` is prose; only `var token string = "..."` has a type before `=`
     if m and not (m.group("op") == "," and not m.group("kq")) and not (m.group("op") == "(" and not m.group("q")):
         span = _read_value(text, m.end(), m.group("q"))
+        if span and not m.group("q") and _NESTED_PAIR.match(text, span[0], span[1]):
+            return None  # `credentials: accessKeyId=...`: the value is another pair
         if span and m.group("scheme") and m.group("scheme").strip().lower() == "basic":
             return span if basic_auth_ok(text[span[0]:span[1]]) else None
         return span

@@ -25,6 +25,8 @@ from detectors.secrets_validate import github_checksum_ok, is_placeholder, jwt_o
 
 DATA_FILE = Path(__file__).parent / "data" / "secret_vendors.yaml"
 _LEFT = r"(?<![A-Za-z0-9_])"
+# `token ghp_…`, `githubToken = "ghp_…"`: a name that vouches for a token whose checksum fails
+_NAMED_BEFORE = re.compile(r"(?i:token|key|secret|pat|password)[\s\"'`:=]{1,6}$")
 _RIGHT = r"(?![A-Za-z0-9_]|\.[A-Za-z0-9])"  # not inside a longer word, nor a file name (`x.ico-….png`)
 
 
@@ -102,7 +104,9 @@ def find_prefixed(text: str) -> list[tuple[str, int, int, str]]:
         elif not any(k in low for k in fmt.keywords):
             continue
         for m in fmt.pattern.finditer(text):
-            if fmt.valid(m.group(0)):
+            token = m.group(0)
+            if fmt.valid(token) or (fmt.check == "github_crc32" and not is_placeholder(token)
+                                    and _NAMED_BEFORE.search(text, max(0, m.start() - 24), m.start())):
                 found.append((fmt.entity, m.start(), m.end(), fmt.id))
     return found
 

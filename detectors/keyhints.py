@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
+from detectors.entities import SECRETS
 from detectors.healthcare import DATE_VALUE, MILITARY_ADDRESS, PO_BOX
-from detectors.secrets import looks_random
+from detectors.secrets_context import entity_for_normalized_key, secret_value_ok
 from core.model import Match
 
 DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
@@ -154,7 +155,7 @@ class KeyHintDetector:
         for suffix in self._suffixes:
             if len(suffix) >= _MIN_SUFFIX and normalized_key.endswith(suffix):
                 return self._by_key[suffix]
-        return None
+        return entity_for_normalized_key(normalized_key)  # `etsy_token`, `db_pwd`: secrets by their names
 
     def detect(self, text: str, normalized_key: str) -> list[Match]:
         entity = self.entity_for(normalized_key)
@@ -172,10 +173,7 @@ class KeyHintDetector:
             return []
         if normalized_key in _DICTIONARY_CHECKED_KEYS and not _has_condition_term(stripped):
             return []
-        if entity in ("AUTH_TOKEN", "API_KEY") and not (stripped.startswith(("eyJ", "Bearer ", "Basic "))
-                                                      or looks_random(stripped)):
-            return []
-        if entity == "CREDENTIAL" and stripped.startswith(("/", "~", "./", "$", "{{", "<", "%")):
-            return []  # `PWD=/home/user` is a directory, not a password
+        if entity in SECRETS and not secret_value_ok(entity, stripped.removeprefix("Bearer ")):
+            return []  # `PWD=/home/user` is a directory, `{{password}}` a template, `true` a flag
         start = text.find(stripped)
         return [Match(entity, start, start + len(stripped), self.score, self.name)]

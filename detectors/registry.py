@@ -35,15 +35,17 @@ from detectors.healthcare import (
 )
 from detectors.health import Icd10Recognizer, condition_recognizer, medication_recognizer
 from detectors.names import NameGazetteerRecognizer
-from detectors.secrets import ApiKeyRecognizer, AuthTokenRecognizer, CredentialRecognizer, PrivateKeyRecognizer
+from detectors.secrets import (
+    ApiKeyRecognizer,
+    AuthTokenRecognizer,
+    ContextSecretRecognizer,
+    CredentialRecognizer,
+    PrivateKeyRecognizer,
+)
+from detectors.secrets_context import ContextScanner
+from detectors.secrets_vendors import trigger_pattern as vendor_trigger
 
 _DIGITS = r"\d[\d\s().+-]{5,}\d"
-_SECRET_PREFIX = (
-    r"sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|xox[abposr]-|SG\.|sk-|AIza|vercel_|vc[pkiar]_|"
-    r"key-|sntry|npm_|hooks\.slack|\bSK[0-9a-f]{8}"
-)
-_ASSIGNED_SECRET = r"(?i:api.?key|apikey|access.?key|secret|client.?secret)"
-
 # recognizer name -> (factory, trigger)
 RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] = {
     "EmailRecognizer": (OfflineEmailRecognizer, re.compile(r"[\w.+-]@[\w-]")),
@@ -67,9 +69,10 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "DateOfBirthRecognizer": (DateOfBirthRecognizer, re.compile(r"(?i:dob|d\.o\.b|birth|born)")),
     "StreetAddressRecognizer": (StreetAddressRecognizer,
                                 re.compile(r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+)?[A-Z0-9]|[ADF]PO\s+A[AEP]|(?i:box\s+\d)")),
-    "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(_SECRET_PREFIX + "|" + _ASSIGNED_SECRET)),
-    "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"eyJ|ya29\.|(?i:bearer|basic|token|session|sid=|cookie)")),
-    "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s:@]+:[^\s/]+@|(?i:pass|pwd)")),
+    "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(vendor_trigger())),
+    "ContextSecretRecognizer": (ContextSecretRecognizer, ContextScanner().trigger),
+    "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"(?i:bearer|session|sid=|_token=)")),
+    "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s@]{0,256}@|curl")),
     "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),
     "MedicalConditionDictionary": (condition_recognizer, re.compile(r"[A-Za-z]{3}")),
     "MedicationDictionary": (medication_recognizer, re.compile(r"[A-Za-z]{4}")),
@@ -80,7 +83,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
 
 # What runs on `machine` fields (hosts, user agents, ids): values with no free text in them.
 MACHINE_RECOGNIZERS = frozenset({"EmailRecognizer", "IpRecognizer", "ApiKeyRecognizer", "AuthTokenRecognizer",
-                                 "CredentialRecognizer", "PrivateKeyRecognizer"})
+                                 "ContextSecretRecognizer", "CredentialRecognizer", "PrivateKeyRecognizer"})
 
 TRIGGERS: dict[str, re.Pattern[str]] = {name: trig for name, (_, trig) in RECOGNIZERS.items()}
 

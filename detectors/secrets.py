@@ -1,137 +1,207 @@
-"""Secret recognizers: vendor API keys by documented prefix/shape, tokens, credentials, PEM keys.
+"""Secret recognizers: vendor formats, values under secret names, URL and curl credentials, tokens, PEM keys.
 
-Prefix patterns follow the vendors' published token formats (Stripe `sk_live_`,
-AWS `AKIA`, GitHub `ghp_`/`github_pat_`, Slack `xox?-`, SendGrid `SG.`, OpenAI
-`sk-`/`sk-proj-`, Anthropic `sk-ant-`, Twilio `SK`, Google `AIza`, Vercel `vc?_`).
-Generic `key = value` assignments are kept only when the value has enough
-entropy, so `token=true` or `secret: [Filtered]` stay quiet.
+The finders live beside this module (`secrets_vendors`, `secrets_context`,
+`secrets_validate`) as pure functions over a text; here they become Presidio
+recognizers with one entity vocabulary (API_KEY, AUTH_TOKEN, CREDENTIAL,
+PRIVATE_KEY). Every finder is linear in its input: literal gates, bounded
+quantifiers, and two-step scans (find BEGIN, then the END after it) instead of
+patterns that run to a far terminator from every start.
 """
 
 from __future__ import annotations
 
-import math
+import bisect
 import re
-from collections import Counter
 
-from presidio_analyzer import Pattern
+import regex
 
-from detectors.base import CasedPatternRecognizer
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 
-_ASSIGN = r"""["']?\s*[:=]\s*["']?"""
-_DOTTED_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
+from detectors.secrets_context import ContextScanner
+from detectors.secrets_validate import (  # noqa: F401  (re-exported: key hints use looks_random)
+    is_placeholder,
+    is_template,
+    looks_random,
+    pem_body_ok,
+    shannon_entropy,
+)
+from detectors.secrets_vendors import find_prefixed
 
-
-def shannon_entropy(value: str) -> float:
-    if not value:
-        return 0.0
-    counts = Counter(value)
-    n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
-
-
-def looks_random(value: str, min_len: int = 16, min_entropy: float = 3.0) -> bool:
-    """A token-like value: long enough, mixed, and not a word, path or placeholder."""
-    if len(value) < min_len or value.startswith(("[", "<", "$", "{")):
-        return False
-    if sum(c.isdigit() for c in value) < 2 or not any(c.isalpha() for c in value):
-        return False
-    if _DOTTED_NAME.fullmatch(value):  # android.os.BinderProxy, com.example.Service
-        return False
-    return shannon_entropy(value) >= min_entropy
+SECRET_ENTITIES = ["API_KEY", "AUTH_TOKEN", "CREDENTIAL", "PRIVATE_KEY"]
 
 
-class ApiKeyRecognizer(CasedPatternRecognizer):
-    ENTITY = "API_KEY"
-    PATTERNS = [
-        Pattern("stripe secret", r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,128}\b", 0.95),
-        Pattern("stripe webhook secret", r"\bwhsec_[0-9A-Za-z]{24,64}\b", 0.95),
-        Pattern("aws access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", 0.9),
-        Pattern("github token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b", 0.95),
-        Pattern("slack token", r"\bxox[abposr]-(?:\d+-)?[A-Za-z0-9-]{10,}\b", 0.9),
-        Pattern("slack webhook", r"hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}", 0.9),
-        Pattern("sendgrid key", r"\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}\b", 0.95),
-        Pattern("anthropic key", r"\bsk-ant-[A-Za-z0-9_-]{20,}", 0.95),
-        Pattern("openai key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}", 0.95),
-        Pattern("openai key (project)", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}", 0.9),
-        Pattern("openai key (legacy)", r"\bsk-[A-Za-z0-9]{40,60}\b", 0.8),
-        Pattern("twilio api key", r"\bSK[0-9a-f]{32}\b", 0.8),
-        Pattern("google api key", r"\bAIza[0-9A-Za-z_-]{35}\b", 0.9),
-        Pattern("vercel token", r"\b(?:vercel_[A-Za-z0-9]{24,}|vc[pkiar]_[A-Za-z0-9]{24,})\b", 0.9),
-        Pattern("postmark/mailgun key", r"\bkey-[0-9a-f]{32}\b", 0.8),
-        Pattern("sentry auth token", r"\bsntry[su]_[A-Za-z0-9+/=_-]{32,}", 0.95),
-        Pattern("npm token", r"\bnpm_[A-Za-z0-9]{36}\b", 0.95),
-        Pattern("generic api key assignment",
-                r"(?i:(?<=\b(?:api[_-]?key|apikey|x-api-key|access[_-]?key(?:[_-]?id)?|secret[_-]?key|"
-                r"client[_-]?secret|app[_-]?secret|secret)" + _ASSIGN + r"))[A-Za-z0-9+/_.\-]{16,256}", 0.6),
-    ]
-    CONTEXT = ["key", "api", "secret", "token"]
+class SecretFinderRecognizer(EntityRecognizer):
+    """A Presidio recognizer around a pure finder: `find(text) -> [(entity, start, end)]`."""
 
-    def validate_result(self, pattern_text: str) -> bool | None:
-        # Vendor prefixes are specific enough; generic assignments must look random.
-        if pattern_text[:3] in ("sk_", "rk_", "sk-", "gh", "xox", "SG.", "AKI", "ASI", "AIz"):
-            return None
-        return True if looks_random(pattern_text) else False
+    ENTITIES: list[str] = SECRET_ENTITIES
+    CONTEXT: list[str] = ["key", "secret", "token", "password", "credential"]
+    SCORE = 0.95
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=list(self.ENTITIES), name=type(self).__name__, context=self.CONTEXT)
+
+    def load(self) -> None:  # Presidio's hook; nothing to load
+        pass
+
+    def find(self, text: str) -> list[tuple[str, int, int]]:
+        raise NotImplementedError
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        meta = {RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}
+        out = []
+        for entity, start, end in self.find(text):
+            if end > start and (not entities or entity in entities):
+                explanation = AnalysisExplanation(recognizer=self.name, original_score=self.SCORE)
+                out.append(RecognizerResult(entity, start, end, self.SCORE, explanation, dict(meta)))
+        return EntityRecognizer.remove_duplicates(out) if len(out) > 1 else out
 
 
-class AuthTokenRecognizer(CasedPatternRecognizer):
-    ENTITY = "AUTH_TOKEN"
-    PATTERNS = [
-        Pattern("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", 0.95),
-        Pattern("bearer", r"(?i:(?<=\bbearer\s{1,3}))[A-Za-z0-9._~+/=-]{16,}", 0.85),
-        Pattern("google oauth access token", r"\bya29\.[0-9A-Za-z_-]{20,}", 0.9),
-        Pattern("basic auth header", r"(?i:(?<=\bauthorization" + _ASSIGN + r"basic\s{1,3}))[A-Za-z0-9+/=]{12,}", 0.85),
-        Pattern("session cookie",
-                r"(?i:(?<=\b(?:session|sessionid|session_id|sid|connect\.sid|__session|jsessionid|phpsessid|"
-                r"(?:__Secure-|__Host-)?(?:next-auth|authjs)\.session-token|sb-access-token|sb-refresh-token|"
-                r"access_token|refresh_token|id_token|auth_token|csrftoken)=))[^;\s\"'&,]{16,}", 0.85),
-        Pattern("token assignment",
-                r"(?i:(?<=\b(?:token|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|"
-                r"session[_-]?token)" + _ASSIGN + r"))[A-Za-z0-9._~+/=-]{16,512}", 0.6),
-    ]
-    CONTEXT = ["token", "bearer", "session", "cookie", "authorization", "auth"]
+class ApiKeyRecognizer(SecretFinderRecognizer):
+    """Vendor tokens by documented format, checksum and entropy (`data/secret_vendors.yaml`)."""
 
-    def validate_match(self, pattern_name: str, value: str) -> bool | None:
-        if value.startswith(("eyJ", "ya29.")):
-            return None
-        if pattern_name in ("bearer", "session cookie", "basic auth header"):
-            # the header or cookie name vouches for it; only placeholders are refused
-            return None if shannon_entropy(value) >= 3.0 and not value.startswith(("[", "<", "$", "{")) else False
-        return True if looks_random(value) else False
+    def find(self, text):
+        return [(entity, start, end) for entity, start, end, _ in find_prefixed(text)]
 
 
-class CredentialRecognizer(CasedPatternRecognizer):
-    ENTITY = "CREDENTIAL"
-    PATTERNS = [
-        # the password of scheme://user:password@host (database URLs, Redis, AMQP, SMTP...)
-        # the password runs to the last `@` before the host (people do not percent-encode `@`)
-        Pattern("url userinfo password", r"(?<=\b[a-z][a-z0-9+.-]{1,20}://[^/\s:@]{1,128}:)[^\s/]{3,256}"
-                                         r"(?=@[A-Za-z0-9.-]+(?::\d+)?(?:[/?#\s\"',;)]|$))", 0.95),
-        Pattern("password assignment",
-                r"(?i:(?<=\b(?:password|passwd|pwd|pass|db_pass(?:word)?|passphrase)" + _ASSIGN + r"))"
-                r"[^\s\"',;&}{)]{4,128}", 0.75),
-    ]
-    CONTEXT = ["password", "credential", "login", "database", "connection"]
+class ContextSecretRecognizer(SecretFinderRecognizer):
+    """Values assigned to names that say secret, in the syntaxes of logs and configs."""
 
-    _PLACEHOLDERS = frozenset({"[filtered]", "********", "redacted", "[redacted]", "null", "undefined",
-                               "none", "true", "false", "required", "invalid", "password", "xxxx"})
+    SCORE = 0.9
 
-    _TEMPLATE = re.compile(r"\$\{?[A-Z_][A-Z0-9_]*\}?|\{\{.*\}\}|<[^>]*>|%[sd]|:[A-Za-z_]+")
+    def __init__(self) -> None:
+        super().__init__()
+        self._scanner = ContextScanner()
 
-    def validate_result(self, pattern_text: str) -> bool | None:
-        low = pattern_text.lower()
-        if low in self._PLACEHOLDERS or set(low) <= {"*", "x", "•"} or self._TEMPLATE.fullmatch(pattern_text):
-            return False  # placeholders and template variables (`$DB_PASSWORD`, `{{password}}`)
-        return None
+    def find(self, text):
+        return self._scanner.find(text)
 
 
-class PrivateKeyRecognizer(CasedPatternRecognizer):
-    ENTITY = "PRIVATE_KEY"
-    PATTERNS = [
-        Pattern(
-            "pem private key",
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n|\\r|\s|[A-Za-z0-9+/=:,-])+?"
-            r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-            1.0,
-        ),
-    ]
-    CONTEXT = ["key", "private", "pem"]
+_SESSION_COOKIE = regex.compile(
+    r"(?i:(?<=\b(?:session|sessionid|session_id|sid|connect\.sid|__session|jsessionid|phpsessid|"
+    r"(?:__Secure-|__Host-)?(?:next-auth|authjs)\.session-token|sb-access-token|sb-refresh-token|"
+    r"access_token|refresh_token|id_token|auth_token)=))[^;\s\"'&,]{16,4096}")
+_BEARER = regex.compile(r"(?i:(?<=\bbearer[ \t]{1,3}))[A-Za-z0-9._~+/=-]{16,4096}")
+
+
+class AuthTokenRecognizer(SecretFinderRecognizer):
+    """Bearer tokens and session cookies; JWTs and vendor tokens are `ApiKeyRecognizer`'s formats."""
+
+    ENTITIES = ["AUTH_TOKEN"]
+    SCORE = 0.85
+
+    def find(self, text):
+        out = []
+        for rx in (_BEARER, _SESSION_COOKIE):
+            for m in rx.finditer(text):
+                value = m.group(0)
+                if not is_placeholder(value) and shannon_entropy(value) >= 3.0:
+                    out.append(("AUTH_TOKEN", m.start(), m.end()))
+        return out
+
+
+_URL_START = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://")
+_AUTHORITY_END = frozenset("/?#\"'`<>\\ \t\r\n,;)")
+_HOST = re.compile(r"[A-Za-z0-9._-]{1,253}(?::\d{1,5})?")
+_CURL_USER = re.compile(r"(?:^|\s)(?:-u|--user)(?:=|[ \t]{1,5})")
+_CURL_PLACEHOLDERS = frozenset({"pass", "password", "pwd", "test", "token", "changeme", "changeit", "secret"})
+
+
+def _url_passwords(text: str):
+    """`scheme://user:password@host`: the password, in every scheme (`redis://:pw@`, `mongodb+srv://`)."""
+    for m in _URL_START.finditer(text):
+        start = m.end()
+        end = start
+        limit = min(len(text), start + 512)
+        while end < limit and text[end] not in _AUTHORITY_END:
+            end += 1
+        at = text.rfind("@", start, end)
+        colon = text.find(":", start, at) if at > 0 else -1
+        if colon < 0 or not _HOST.fullmatch(text, at + 1, end):
+            continue
+        password = text[colon + 1:at]
+        if len(password) >= 3 and not is_placeholder(password):
+            yield "CREDENTIAL", colon + 1, at
+
+
+def _read_shell_word(text: str, start: int) -> int:
+    """End of one shell word from `start`: quoted parts may hold spaces (bounded)."""
+    end, limit, quote = start, min(len(text), start + 1024), None
+    while end < limit:
+        c = text[end]
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c.isspace():
+            break
+        end += 1
+    return end
+
+
+def _curl_passwords(text: str):
+    """`curl -u user:password` and `--user "user:password"`: the password part."""
+    first = text.find("curl")
+    if first < 0:
+        return
+    for m in _CURL_USER.finditer(text, first):
+        end = _read_shell_word(text, m.end())
+        if is_template(text[m.end():end].strip("\"'")):
+            continue  # `-u <user:password>`
+        colon = text.find(":", m.end(), end)
+        if colon < 0:
+            continue
+        ps, pe = colon + 1, end
+        while ps < pe and text[ps] in "\"'":
+            ps += 1
+        while pe > ps and text[pe - 1] in "\"'":
+            pe -= 1
+        password = text[ps:pe]
+        if (len(password) >= 3 and not is_placeholder(password) and password.lower() not in _CURL_PLACEHOLDERS
+                and not password.startswith(("$", "{{", "<", "[")) and shannon_entropy(password) >= 2.0):
+            yield "CREDENTIAL", ps, pe
+
+
+class CredentialRecognizer(SecretFinderRecognizer):
+    """Passwords in URLs of every scheme and in curl's `-u user:password`."""
+
+    ENTITIES = ["CREDENTIAL"]
+
+    def find(self, text):
+        return list(_url_passwords(text)) + list(_curl_passwords(text))
+
+
+_PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]{1,20} ){0,4})PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = re.compile(r"-----END (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_ANY_BEGIN = "-----BEGIN "
+_MAX_PEM_BODY = 16_384
+_PEM_BODY_RUN = re.compile(r"(?:\\[nr]|[\sA-Za-z0-9+/=]){0,16384}")
+
+
+class PrivateKeyRecognizer(SecretFinderRecognizer):
+    """PEM private keys in two steps: each BEGIN, then the first END after it and before the next BEGIN.
+
+    Bodies never overlap (a body stops at the next BEGIN), so the work is linear
+    even for megabytes of BEGIN lines. A block counts when its body is base64 of
+    a plausible length; a truncated key (no END) counts by the base64 after BEGIN.
+    """
+
+    ENTITIES = ["PRIVATE_KEY"]
+    SCORE = 1.0
+
+    def find(self, text):
+        end_spans = {m.start(): m.end() for m in _PEM_END.finditer(text)}
+        ends = sorted(end_spans)
+        out = []
+        for m in _PEM_BEGIN.finditer(text):
+            body_start = m.end()
+            next_begin = text.find(_PEM_ANY_BEGIN, body_start, body_start + _MAX_PEM_BODY)
+            limit = next_begin if next_begin >= 0 else min(len(text), body_start + _MAX_PEM_BODY)
+            i = bisect.bisect_left(ends, body_start)
+            if i < len(ends) and ends[i] <= limit:
+                if pem_body_ok(text[body_start:ends[i]]):
+                    out.append(("PRIVATE_KEY", m.start(), end_spans[ends[i]]))
+            else:  # truncated in the log: the key is out all the same if enough of its body is
+                run = _PEM_BODY_RUN.match(text, body_start, limit)
+                if run and pem_body_ok(run.group(0), min_chars=256):
+                    out.append(("PRIVATE_KEY", m.start(), run.end()))
+        return out

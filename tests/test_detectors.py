@@ -14,6 +14,8 @@ def found(engine, text, key=None, profile="full"):
     return {(m.entity_type, text[m.start:m.end]) for m in matches}
 
 
+_PEM_BODY = "MIIEowIBAAKCAQEA7Jd9fQ2kX8vNn3pLz0aR5tYqWcUe1hB6iG4oM0sD2fK7jV9bT3xE5wQ8rZ1y"
+
 TRUE_CASES = [
     ("Patient Jane Doe booked a visit", None, ("PERSON", "Jane Doe")),
     ("Prescription sent for Lucas Reyes by Dr. Morrison", None, ("PERSON", "Lucas Reyes")),
@@ -43,16 +45,17 @@ TRUE_CASES = [
     ("diagnosis E11.9", None, ("ICD10_CODE", "E11.9")),
     ("dx F411", None, ("ICD10_CODE", "F411")),
     ("key sk_live_51HqLyjWDarjtT1zdp7dcXsomething123", None, ("API_KEY", "sk_live_51HqLyjWDarjtT1zdp7dcXsomething123")),
-    ("AKIAIOSFODNN7EXAMPLE", None, ("API_KEY", "AKIAIOSFODNN7EXAMPLE")),
-    ("token ghp_" + "a1B2c3D4e5" * 4, None, ("API_KEY", "ghp_" + "a1B2c3D4e5" * 4)),
+    ("AKIAJ7Q2XK4LM9PZ3RTW", None, ("API_KEY", "AKIAJ7Q2XK4LM9PZ3RTW")),  # AWS's own EXAMPLE key is a doc value
+    ("token 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", None,  # a valid CRC32 check
+     ("API_KEY", "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")),
     ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", None,
      ("AUTH_TOKEN", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N")),
     ("cookie next-auth.session-token=a8F3kL0pQ2xZ7vB1nM4cR6tY9wE", None,
      ("AUTH_TOKEN", "a8F3kL0pQ2xZ7vB1nM4cR6tY9wE")),
     ("postgres://app:S3cretPass@db.internal:5432/app", None, ("CREDENTIAL", "S3cretPass")),
     ("password=hunter2go", None, ("CREDENTIAL", "hunter2go")),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----", None,
-     ("PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----")),
+    ("-----BEGIN RSA PRIVATE KEY-----\n%s\n-----END RSA PRIVATE KEY-----" % _PEM_BODY, None,  # a plausible body
+     ("PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----\n%s\n-----END RSA PRIVATE KEY-----" % _PEM_BODY)),
 ]
 
 

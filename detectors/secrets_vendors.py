@@ -1,0 +1,136 @@
+"""Vendor secret formats from `data/secret_vendors.yaml`: prefixed tokens, checksums, and vendor-named keys.
+
+A prefixed format (`ghp_`, `glpat-`, `xoxb-`, `sk_live_`...) is recognizable on its own,
+so it is matched anywhere, then checked (GitHub's CRC32, a JWT's JSON header,
+a minimum entropy) and refused when it is a mask or a documentation value.
+Each format runs only when one of its literal keywords is in the text, so a log
+line pays for the few families it can hold, not for all of them. Every pattern
+has bounded quantifiers and a fixed prefix: the work is linear in the text.
+
+Keyed formats (`twitch...= <30 alnum>`) are vendor names in a key with the
+vendor's value shape; `secrets_context` applies them to the key/value pairs it parses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import regex
+import yaml
+
+from detectors.secrets_validate import github_checksum_ok, is_placeholder, jwt_ok, shannon_entropy
+
+DATA_FILE = Path(__file__).parent / "data" / "secret_vendors.yaml"
+_LEFT = r"(?<![A-Za-z0-9_])"
+# `token ghp_…`, `githubToken = "ghp_…"`: a name that vouches for a token whose checksum fails
+_NAMED_BEFORE = re.compile(r"(?i:token|key|secret|pat|password)[\s\"'`:=]{1,6}$")
+_RIGHT = r"(?![A-Za-z0-9_]|\.[A-Za-z0-9])"  # not inside a longer word, nor a file name (`x.ico-….png`)
+
+
+@dataclass(frozen=True)
+class PrefixedFormat:
+    id: str
+    entity: str
+    keywords: tuple[str, ...]
+    pattern: regex.Pattern
+    check: str
+    gate: re.Pattern | None = None  # a case-sensitive gate for formats whose keyword is too common (`SK`, `M`)
+
+    def valid(self, token: str) -> bool:
+        if is_placeholder(token):
+            return False
+        if self.check == "github_crc32":
+            return github_checksum_ok(token)
+        if self.check == "jwt":
+            return jwt_ok(token)
+        bits = float(self.check.split(":", 1)[1]) if self.check.startswith("entropy:") else 2.5
+        return shannon_entropy(token) >= bits
+
+
+@dataclass(frozen=True)
+class KeyedFormat:
+    keys: tuple[str, ...]  # normalized (lower case, no separators)
+    value: regex.Pattern
+    raw_keys: tuple[str, ...] = ()  # as written, for the trigger
+
+
+def _compile_prefixed(entry: dict) -> PrefixedFormat:
+    pattern = entry["pattern"]
+    left = "" if pattern.startswith("(?<") else _LEFT
+    return PrefixedFormat(
+        id=entry["id"], entity=entry.get("entity", "API_KEY"),
+        keywords=tuple(k.lower() for k in entry["keywords"]),
+        pattern=regex.compile(left + "(?:" + pattern + ")" + _RIGHT),
+        check=entry.get("check", "entropy:2.5"),
+        gate=re.compile(entry["gate"]) if entry.get("gate") else None,
+    )
+
+
+@lru_cache(maxsize=1)
+def vendor_formats() -> tuple[tuple[PrefixedFormat, ...], tuple[KeyedFormat, ...]]:
+    data = yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
+    prefixed = tuple(_compile_prefixed(e) for e in data["prefixed"])
+    keyed = tuple(KeyedFormat(keys=tuple(normalize_key(k) for k in e["keys"]),
+                              value=regex.compile(r"(?i:" + e["value"] + ")"),
+                              raw_keys=tuple(k.lower() for k in e["keys"]))
+                  for e in data["keyed"])
+    return prefixed, keyed
+
+
+def normalize_key(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+def trigger_pattern() -> str:
+    """One case-insensitive alternation of every prefixed format's keywords (the registry's gate)."""
+    prefixed, _ = vendor_formats()
+    words = sorted({k for f in prefixed if f.gate is None for k in f.keywords}, key=len, reverse=True)
+    gates = [f.gate.pattern for f in prefixed if f.gate is not None]
+    return "(?i:" + "|".join(re.escape(w) for w in words) + ")|" + "|".join(gates)
+
+
+def find_prefixed(text: str) -> list[tuple[str, int, int, str]]:
+    """(entity, start, end, format id) of every valid vendor token in `text`."""
+    prefixed, _ = vendor_formats()
+    low = text.lower()
+    found: list[tuple[str, int, int, str]] = []
+    for fmt in prefixed:
+        if fmt.gate is not None:
+            if not fmt.gate.search(text):
+                continue
+        elif not any(k in low for k in fmt.keywords):
+            continue
+        for m in fmt.pattern.finditer(text):
+            token = m.group(0)
+            if fmt.valid(token) or (fmt.check == "github_crc32" and not is_placeholder(token)
+                                    and _NAMED_BEFORE.search(text, max(0, m.start() - 24), m.start())):
+                found.append((fmt.entity, m.start(), m.end(), fmt.id))
+    return found
+
+
+def keyed_match(key_words: list[str], value: str) -> bool:
+    """The key names a vendor (a vendor word starts one of its words) and the value has that vendor's shape."""
+    _, keyed = vendor_formats()
+    joined = "".join(key_words)
+    starts = set()
+    ends = set()
+    pos = 0
+    for w in key_words:
+        starts.add(pos)
+        pos += len(w)
+        ends.add(pos)
+    for fmt in keyed:
+        if not fmt.value.fullmatch(value):
+            continue
+        for k in fmt.keys:
+            i = joined.find(k)
+            while i >= 0:
+                # it starts a word, and either ends inside that word or exactly at a later word's end
+                word_end = min(e for e in ends if e > i)
+                if i in starts and (i + len(k) <= word_end or (i + len(k)) in ends):
+                    return True
+                i = joined.find(k, i + 1)
+    return False

@@ -142,3 +142,13 @@ def test_config_errors_never_echo_values(tmp_path):
                                     "--producer-config", "sasl_plain_password:hunter2-super-secret-value",
                                     "--bootstrap-servers", "127.0.0.1:1"])
     assert res.exit_code == 2 and "hunter2" not in res.output
+
+
+def test_scrub_reads_standard_input(tmp_path):
+    data = b"".join(json.dumps({"id": f"s{i}", "deploymentId": "dpl_1", "source": "lambda",
+                                "message": f"login s{i}.patient@example.org"}).encode() + b"\n" for i in range(3))
+    out = tmp_path / "clean.ndjson"
+    res = subprocess.run([PHISCAN, "scrub", "-", "--out", str(out), "--format", "vercel"], input=data,
+                         capture_output=True, env={**os.environ, **KEY_ENV}, timeout=300)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    assert len(out.read_text().splitlines()) == 3 and "patient@example.org" not in out.read_text()

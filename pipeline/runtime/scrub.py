@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -85,7 +86,7 @@ def scrub_file(src: Path, dst: Path, fmt: str, runtime: Runtime, *, batch_size: 
     """Scrub `src` (a path, or `-` for standard input) into `dst` in the same layout."""
     summary = FileScrubSummary()
     batch_size = batch_size or runtime.config.scan.batch_size
-    stream = open_decompressed(src)
+    stream = sys.stdin.buffer if str(src) == "-" else open_decompressed(src)
     head = stream.peek(65536)[:65536] if hasattr(stream, "peek") else b""
     per_line = fmt == "lines" or (head.lstrip()[:1] == b"{" and not _looks_like_envelope(head) and _is_ndjson(head))
     dst.parent.mkdir(parents=True, exist_ok=True)

@@ -34,12 +34,18 @@ class ContextIndex:
         keywords = set(artifacts.keywords)
         self.keyword_positions = [i for i, lemma in enumerate(self.lemmas) if lemma in keywords]
 
-    def surrounding_words(self, start: int, before: int, after: int) -> list[str]:
-        """The keyword lemmas Presidio collects around the token holding `start` (plus the token's own)."""
+    def token_at(self, start: int) -> int:
+        """The index of the token holding character `start` (the first token ending after it); -1 if none."""
+        if not self.ends:
+            return -1
+        token = bisect_right(self.ends, start)
+        return token if token < len(self.ends) else -1
+
+    def surrounding_words(self, token: int, before: int, after: int) -> list[str]:
+        """The keyword lemmas Presidio collects around `token` (the n before, itself, the m after)."""
         if not self.ends:
             return [""]  # Presidio: no tokens, a valid empty context
-        token = bisect_right(self.ends, start)  # first token whose end is past `start`
-        if token == len(self.ends):
+        if token < 0:
             return []  # past the last token: Presidio would raise; no context instead
         positions = self.keyword_positions
         back = bisect_right(positions, token)
@@ -72,6 +78,9 @@ def enhance_using_context(enhancer: LemmaContextAwareEnhancer, text: str, result
     context_words = [w.lower() for w in context or ()]
     by_id = {rec.id: rec for rec in recognizers}
     index: ContextIndex | None = None
+    # Results in the same token see the same words: the substring test over them (O(length of the
+    # words)) runs once per recognizer and token, not per result (`A01,A01,...` is one long token).
+    supportive_of: dict[tuple[str, int], str] = {}
     for r in ordered:
         meta = r.recognition_metadata or {}
         rec = by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
@@ -79,9 +88,13 @@ def enhance_using_context(enhancer: LemmaContextAwareEnhancer, text: str, result
             continue
         if index is None:
             index = ContextIndex(artifacts)
-        words = index.surrounding_words(r.start, enhancer.context_prefix_count, enhancer.context_suffix_count)
-        words.extend(context_words)
-        supportive = enhancer._find_supportive_word_in_context(words, rec.context, enhancer.context_matching_mode)
+        token = index.token_at(r.start)
+        supportive = supportive_of.get((rec.id, token))
+        if supportive is None:
+            words = index.surrounding_words(token, enhancer.context_prefix_count, enhancer.context_suffix_count)
+            words.extend(context_words)
+            supportive = enhancer._find_supportive_word_in_context(words, rec.context, enhancer.context_matching_mode)
+            supportive_of[(rec.id, token)] = supportive
         if supportive != "":
             r.score = min(max(r.score + enhancer.context_similarity_factor, enhancer.min_score_with_context_similarity),
                           ContextAwareEnhancer.MAX_SCORE)

@@ -220,6 +220,8 @@ class ScanEngine:
             profile = self.selectors.profile(event.source, leaf.path)
             if profile == "skip":
                 continue
+            if len(leaf.text) > lim.max_text_chars:  # fail closed: the record, not a truncated text
+                raise LimitExceeded(f"a field longer than {lim.max_text_chars} characters")
             if not leaf.numeric and is_machine_value(leaf.text) and not self.key_hints.entity_for(normalize_key(leaf.key)):
                 continue  # ids, hashes, numbers: unless the key says what they are (`mrn: "00482913"`)
             if self.deny_paths:

@@ -187,8 +187,8 @@ class PresidioAnalyzer:
         for m in _NAME_RUN.finditer(text):
             words = [w for w in (x.strip(".,'") for x in m.group(0).split()) if not _known_non_name(w)]
             if len(words) >= 2:
-                if words[0] in first and words[-1] in last:
-                    continue  # the gazetteer will report it
+                if len(words) <= 3 and words[0] in first and words[-1] in last:
+                    continue  # the gazetteer will report it (a longer run can hold several names)
                 return True
             if (len(words) == 1 and words[0] not in last
                     and _TITLE_BEFORE.search(text, max(0, m.start() - 12), m.start())):

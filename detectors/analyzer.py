@@ -45,6 +45,7 @@ NER_COMPONENTS = ("tok2vec", "transformer", "ner")
 # Texts go through spaCy in pieces of at most this many characters, so a long text costs
 # linear time and memory (and stays under spaCy's `max_length`) instead of being skipped.
 NLP_CHUNK_CHARS = 20_000
+NER_BATCH_CHARS = 100_000  # characters per spaCy forward pass: bounds its memory
 # Characters on each side of a result that the noise rules see (they need a dozen or two).
 NOISE_WINDOW = 64
 
@@ -198,8 +199,23 @@ class PresidioAnalyzer:
     def _run_ner(self, texts: list[str]) -> list[NlpArtifacts]:
         self.stats["ner_texts"] += len(texts)
         pieces = [text_chunks(text) for text in texts]
-        docs = iter(self.nlp.pipe((p for ps in pieces for p in ps), batch_size=256, disable=self._ner_disable))
+        docs = self._ner_docs([p for ps in pieces for p in ps])
         return [self._artifacts(_joined([next(docs) for _ in ps]), with_entities=True) for ps in pieces]
+
+    def _ner_docs(self, texts: list[str]):
+        """NER docs of `texts`, in order, run in batches of at most NER_BATCH_CHARS characters.
+
+        spaCy's own `batch_size` counts docs: 256 pieces of a long text made one forward
+        pass over 1 MB and 2 GB of memory.
+        """
+        start, n = 0, len(texts)
+        while start < n:
+            end, size = start + 1, len(texts[start])
+            while end < n and end - start < 256 and size + len(texts[end]) <= NER_BATCH_CHARS:
+                size += len(texts[end])
+                end += 1
+            yield from self.nlp.pipe(texts[start:end], batch_size=end - start, disable=self._ner_disable)
+            start = end
 
     def _tokens_only(self, text: str) -> NlpArtifacts:
         """Tokens and lemmas for context enhancement, where no NER ran: the tokenizer alone."""

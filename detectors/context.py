@@ -68,7 +68,7 @@ def enhance_using_context(enhancer: LemmaContextAwareEnhancer, text: str, result
     for rec in recognizers:
         mine = by_recognizer.get(rec.id, [])
         if type(rec).enhance_using_context is not EntityRecognizer.enhance_using_context:
-            others = [r for r in results if r.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY] != rec.id]
+            others = [r for other_id, rs in by_recognizer.items() if other_id != rec.id for r in rs]
             mine = rec.enhance_using_context(text=text, raw_recognizer_results=mine,
                                              other_raw_recognizer_results=others, nlp_artifacts=artifacts,
                                              context=context)

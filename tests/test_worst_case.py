@@ -226,7 +226,8 @@ def test_indexed_context_enhancement_equals_presidio(engine):
     assert compared > 50 and raised > 10  # enough results, and context did lift some of them
 
 
-@pytest.mark.parametrize("text", ["", "short", "a" * 50_001, ("word " * 1_000 + "\n") * 20, "word " * 9_000, ("x" * 30_000 + " ") * 3])
+@pytest.mark.parametrize("text", ["", "short", "a" * 50_001, ("word " * 1_000 + "\n") * 20, "word " * 9_000,
+                                  ("x" * 30_000 + " ") * 3])
 def test_chunks_join_back_and_stay_bounded(text):
     pieces = text_chunks(text, size=20_000)
     assert "".join(pieces) == text

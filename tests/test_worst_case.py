@@ -172,6 +172,24 @@ def test_text_past_the_limit_fails_its_record_closed(engine):
     assert by_event == {"0", "2"}  # the record past the limit gives no partial findings; the others scan
 
 
+def test_scrub_quarantines_a_record_past_the_text_limit(engine):
+    """Fail closed end to end: the over-long record never reaches the clean output, and the reason holds no value."""
+    from pipeline.config import ScrubConfig
+    from pipeline.runtime.scrub import Scrubber, scrub_bytes
+
+    limited = ScanEngine(Config.model_validate({"limits": {"max_text_chars": 1_000}}),
+                         Fingerprinter(b"test-key-not-secret"), analyzer=engine.analyzer)
+    scrubber = Scrubber(ScrubConfig(), b"test-key-not-secret")
+    def drain_record(message: str) -> bytes:
+        return json.dumps({"id": "r1", "message": message, "timestamp": 1700000000000, "source": "lambda",
+                           "projectId": "p", "deploymentId": "d", "host": "h", "type": "stdout"}).encode()
+
+    outcome = scrub_bytes(drain_record("jane@example.org " * 100), "vercel", "case", limited, scrubber)
+    assert outcome.clean is None and "limit exceeded" in outcome.reason and "jane" not in outcome.reason
+    outcome = scrub_bytes(drain_record("jane@example.org " * 10), "vercel", "case", limited, scrubber)
+    assert outcome.clean is not None and b"jane@example.org" not in outcome.clean
+
+
 def _quadratic_resolve(matches: list[Match]) -> list[Match]:
     """The definition: greedy in rank order, keep what overlaps nothing kept."""
     ranked = sorted(matches, key=lambda m: (_tier(m), -m.score, -(m.end - m.start), m.detector != "key_hint"))

@@ -8,6 +8,10 @@ recognizers (with their validation) and the same context enhancer run, but:
   only the components NER needs;
 - results for exact repeated texts come from a bounded cache keyed by a digest
   (no raw value is kept).
+Every step is linear in the text (texts come from unauthenticated endpoints):
+long texts go through spaCy in bounded pieces, context enhancement uses an
+index (`detectors.context`), noise rules see a window around each result, and
+overlaps are resolved by a sweep. `tests/test_worst_case.py` holds them to it.
 """
 
 from __future__ import annotations

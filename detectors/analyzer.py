@@ -30,7 +30,6 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from spacy.tokens import Doc
 
 from detectors.context import enhance_using_context
-
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
@@ -274,7 +273,6 @@ class PresidioAnalyzer:
                 if m.entity_type in self.entities:
                     matches.append(m)
         return resolve_overlaps(matches)
-
 
     def _enhance(self, text: str, results: list[RecognizerResult], artifacts: NlpArtifacts,
                  recognizers: list[EntityRecognizer], context: list[str]) -> list[RecognizerResult]:

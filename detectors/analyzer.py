@@ -8,6 +8,10 @@ recognizers (with their validation) and the same context enhancer run, but:
   only the components NER needs;
 - results for exact repeated texts come from a bounded cache keyed by a digest
   (no raw value is kept).
+Every step is linear in the text (texts come from unauthenticated endpoints):
+long texts go through spaCy in bounded pieces, context enhancement uses an
+index (`detectors.context`), noise rules see a window around each result, and
+overlaps are resolved by a sweep. `tests/test_worst_case.py` holds them to it.
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+from spacy.tokens import Doc
 
+from detectors.context import enhance_using_context
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
@@ -37,6 +45,12 @@ _NAME_RUN = re.compile(r"\b[A-Z][a-z'\u00C0-\u024F-]{1,24}(?:\s+(?:[A-Z]\.\s*)?[
 _TITLE_BEFORE = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|mx|prof|patient|nurse|pt)\.?\s+$")
 _KEY_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 NER_COMPONENTS = ("tok2vec", "transformer", "ner")
+# Texts go through spaCy in pieces of at most this many characters, so a long text costs
+# linear time and memory (and stays under spaCy's `max_length`) instead of being skipped.
+NLP_CHUNK_CHARS = 20_000
+NER_BATCH_CHARS = 100_000  # characters per spaCy forward pass: bounds its memory
+# Characters on each side of a result that the noise rules see (they need a dozen or two).
+NOISE_WINDOW = 64
 
 
 class ModelNotInstalled(RuntimeError):
@@ -134,12 +148,20 @@ class PresidioAnalyzer:
 
     # -- internals ----------------------------------------------------------------
     def _keep(self, r: RecognizerResult, text: str, key_is_name: bool, raw_key: str | None) -> bool:
+        """The noise rules, shown only the result and its surroundings.
+
+        The rules look a few characters around a span (a title before a name, the token
+        around a phone number); given the whole text, a walk to the next space costs O(n)
+        per result in a text without spaces, O(k * n) in all.
+        """
         entity = PRESIDIO_TO_CANONICAL.get(r.entity_type)
         if entity is None or entity not in self.entities:
             return False
-        if entity == "PERSON" and not plausible_person(text, r.start, r.end, key_is_name, raw_key):
+        lo = max(0, r.start - NOISE_WINDOW)
+        window, start, end = text[lo:r.end + NOISE_WINDOW], r.start - lo, r.end - lo
+        if entity == "PERSON" and not plausible_person(window, start, end, key_is_name, raw_key):
             return False
-        return _plausible(entity, text, r.start, r.end, raw_key, self.ip_public_only)
+        return _plausible(entity, window, start, end, raw_key, self.ip_public_only)
 
     @staticmethod
     def _digest(task: Task) -> bytes:
@@ -163,15 +185,15 @@ class PresidioAnalyzer:
         names the gazetteer reports (`Rahul Larsen`), and lone capitalised words
         with no title before them (`Traced`) do not need the model.
         """
-        if not (self.ner_enabled and task.ner and task.profile == "full" and len(task.text) <= 20_000):
+        if not (self.ner_enabled and task.ner and task.profile == "full"):
             return False
         text = task.text
         first, last = name_sets()
         for m in _NAME_RUN.finditer(text):
             words = [w for w in (x.strip(".,'") for x in m.group(0).split()) if not _known_non_name(w)]
             if len(words) >= 2:
-                if words[0] in first and words[-1] in last:
-                    continue  # the gazetteer will report it
+                if len(words) <= 3 and words[0] in first and words[-1] in last:
+                    continue  # the gazetteer will report it (a longer run can hold several names)
                 return True
             if (len(words) == 1 and words[0] not in last
                     and _TITLE_BEFORE.search(text, max(0, m.start() - 12), m.start())):
@@ -180,8 +202,28 @@ class PresidioAnalyzer:
 
     def _run_ner(self, texts: list[str]) -> list[NlpArtifacts]:
         self.stats["ner_texts"] += len(texts)
-        docs = self.nlp.pipe(texts, batch_size=256, disable=self._ner_disable)
-        return [self._artifacts(doc, with_entities=True) for doc in docs]
+        pieces = [text_chunks(text) for text in texts]
+        docs = self._ner_docs([p for ps in pieces for p in ps])
+        return [self._artifacts(_joined([next(docs) for _ in ps]), with_entities=True) for ps in pieces]
+
+    def _ner_docs(self, texts: list[str]):
+        """NER docs of `texts`, in order, run in batches of at most NER_BATCH_CHARS characters.
+
+        spaCy's own `batch_size` counts docs: 256 pieces of a long text made one forward
+        pass over 1 MB and 2 GB of memory.
+        """
+        start, n = 0, len(texts)
+        while start < n:
+            end, size = start + 1, len(texts[start])
+            while end < n and end - start < 256 and size + len(texts[end]) <= NER_BATCH_CHARS:
+                size += len(texts[end])
+                end += 1
+            yield from self.nlp.pipe(texts[start:end], batch_size=end - start, disable=self._ner_disable)
+            start = end
+
+    def _tokens_only(self, text: str) -> NlpArtifacts:
+        """Tokens and lemmas for context enhancement, where no NER ran: the tokenizer alone."""
+        return self._artifacts(_joined([self.nlp.make_doc(p) for p in text_chunks(text)]), with_entities=False)
 
     def _artifacts(self, doc, with_entities: bool) -> NlpArtifacts:
         ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER")] if with_entities else []
@@ -214,8 +256,8 @@ class PresidioAnalyzer:
             weak = [r for r in results if r.score < self.threshold]
             if weak:
                 if artifacts is None:
-                    artifacts = self._artifacts(self.nlp.make_doc(text), with_entities=False)
-                weak = self.engine._enhance_using_context(text, weak, artifacts, to_run, key_context(task.raw_key))
+                    artifacts = self._tokens_only(text)
+                weak = self._enhance(text, weak, artifacts, to_run, key_context(task.raw_key))
                 strong += [r for r in weak if r.score >= self.threshold]
             # Noise rules before de-duplication: an implausible wide span (NER's `Andrew West (HIV`)
             # must not swallow the plausible one inside it (the gazetteer's `Andrew West`).
@@ -232,6 +274,41 @@ class PresidioAnalyzer:
                 if m.entity_type in self.entities:
                     matches.append(m)
         return resolve_overlaps(matches)
+
+    def _enhance(self, text: str, results: list[RecognizerResult], artifacts: NlpArtifacts,
+                 recognizers: list[EntityRecognizer], context: list[str]) -> list[RecognizerResult]:
+        """Presidio's context enhancement; for its lemma enhancer, the indexed linear-time version."""
+        enhancer = self.engine.context_aware_enhancer
+        if type(enhancer) is LemmaContextAwareEnhancer:
+            return enhance_using_context(enhancer, text, results, artifacts, recognizers, context)
+        return self.engine._enhance_using_context(text, results, artifacts, recognizers, context)
+
+
+def text_chunks(text: str, size: int = NLP_CHUNK_CHARS) -> list[str]:
+    """Consecutive pieces of `text`, each at most `size` characters, that join back into `text`.
+
+    A piece ends after the last line break in its second half, else after the last
+    whitespace there, so a name or a sentence is rarely cut; a text with no space
+    at all (one huge token) is cut at `size`. Linear: each search is bounded by `size`.
+    """
+    if len(text) <= size:
+        return [text]
+    pieces: list[str] = []
+    pos, n = 0, len(text)
+    while n - pos > size:
+        lo, hi = pos + size // 2, pos + size
+        cut = text.rfind("\n", lo, hi) + 1
+        if not cut:
+            cut = max(text.rfind(" ", lo, hi), text.rfind("\t", lo, hi)) + 1 or hi
+        pieces.append(text[pos:cut])
+        pos = cut
+    pieces.append(text[pos:])
+    return pieces
+
+
+def _joined(docs: list[Doc]) -> Doc:
+    """One Doc over the pieces of a text, with character offsets (tokens, entities) in the whole text."""
+    return docs[0] if len(docs) == 1 else Doc.from_docs(docs, ensure_whitespace=False)
 
 
 def _known_non_name(word: str) -> bool:
@@ -259,15 +336,34 @@ def _tier(m: Match) -> int:
 
 
 def resolve_overlaps(matches: list[Match]) -> list[Match]:
-    """Keep the best match where matches overlap: higher score, then longer, then key hints."""
+    """Keep the best match where matches overlap: higher score, then longer, then key hints.
+
+    Greedy in rank order, as before, but each "does it overlap a kept match?" is a
+    prefix-maximum query (the furthest end among kept matches starting before this
+    one ends) in a Fenwick tree over the distinct starts: O(k log k), not O(k^2).
+    """
     if len(matches) < 2:
         return matches
     # A secret wins any overlap (a password that looks like an email local part is still a password).
     # Tiers before scores: secrets first; names last, since name rules (NER, the gazetteer) fire
     # inside other things (`8922 Duran Mews`, `Prescription Wegovy`) and the others rarely do.
     ranked = sorted(matches, key=lambda m: (_tier(m), -m.score, -(m.end - m.start), m.detector != "key_hint"))
+    starts = sorted({m.start for m in matches})
+    size = len(starts)
+    furthest = [-1] * (size + 1)  # Fenwick tree of prefix maxima of kept ends, by start rank
     kept: list[Match] = []
     for m in ranked:
-        if all(m.end <= k.start or m.start >= k.end for k in kept):
-            kept.append(m)
+        # kept k overlaps m iff k.start < m.end and k.end > m.start
+        i, reach = bisect_left(starts, m.end), -1
+        while i > 0:
+            reach = max(reach, furthest[i])
+            i &= i - 1
+        if reach > m.start:
+            continue
+        kept.append(m)
+        i = bisect_left(starts, m.start) + 1
+        while i <= size:
+            if furthest[i] < m.end:
+                furthest[i] = m.end
+            i += i & -i
     return sorted(kept, key=lambda m: (m.start, m.end))

@@ -159,6 +159,10 @@ class LimitsConfig(_Strict):
     max_record_bytes: int = Field(1_048_576, ge=1)
     max_depth: int = Field(64, ge=1)
     max_fields: int = Field(10_000, ge=1)
+    max_text_chars: int = Field(
+        1_048_576, ge=1,
+        description="characters in one string field; a longer one fails its record (never truncated: a scrub "
+                    "must see every value) and bounds the detection work per text")
 
 
 class FingerprintConfig(_Strict):

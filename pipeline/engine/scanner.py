@@ -310,6 +310,8 @@ class ScanEngine:
             elif not leaf.numeric and is_machine_value(leaf.text) and not self.key_hints.entity_for(
                     normalize_key(leaf.key)):
                 continue  # ids, hashes, numbers: unless the key says what they are (`mrn: "00482913"`)
+            if len(leaf.text) > lim.max_text_chars:  # fail closed: the record, not a truncated text
+                raise LimitExceeded(f"a field longer than {lim.max_text_chars} characters")
             if self.deny_paths and not leaf.is_key:
                 entity = next((e for p, e in self.deny_paths if fnmatch.fnmatchcase(leaf.path, p)), None)
                 if entity:  # a field the user says always holds `entity`: the whole value is one finding

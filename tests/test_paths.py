@@ -85,7 +85,7 @@ def test_key_value_lists_name_their_values():
 
 def test_selectors_treat_brackets_literally():
     from pipeline.config import Selector
-    from pipeline.engine.scanner import SelectorIndex
+    from pipeline.engine.selectors import SelectorIndex
 
     idx = SelectorIndex([Selector(path="proxy.userAgent[*]", profile="machine"),
                          Selector(path='["trace.id"]', profile="skip"), Selector(path="modules*", profile="skip")])

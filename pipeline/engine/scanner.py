@@ -1,10 +1,13 @@
 """The scan engine: events in, findings out. Used by batch scans, consumers and scrubbers alike.
 
-For a batch of events it walks every string leaf, applies field selectors,
-expands decoded views (URL-encoded text, JSON in strings, key/value pairs),
-sends all texts of the batch to the analyzer at once (so NER is batched and
-repeats are cached), maps every match back to a span of the raw field and makes
-a `Finding` with a keyed fingerprint and a masked preview.
+For a batch of events it walks every string leaf and every key that is not a
+plain name (a key can be a value), applies field selectors, expands decoded views
+(URL-encoded text, JSON in strings, key/value pairs, URL path segments), sends
+all texts of the batch to the analyzer at once (so NER is batched and repeats
+are cached), maps every match back to a span of the raw field and makes a
+`Finding` with a keyed fingerprint and a masked preview. Routes, ids, origins,
+projects and keys are scanned too, and stored templated (`pipeline.engine.templates`).
+Each finding keeps, in memory only, the raw location the scrubber edits.
 """
 
 from __future__ import annotations
@@ -23,15 +26,15 @@ from detectors.analyzer import PresidioAnalyzer, Task, resolve_overlaps
 from detectors.keyhints import DEFAULT_KEY_HINTS, KeyHintDetector
 from detectors.registry import deny_recognizers
 from detectors.noise import is_machine_value
-from pipeline.config import Config, Selector
+from pipeline.config import Config
 from pipeline.engine.fingerprint import Fingerprinter, preview
 from core.model import BadRecord, Event, FlaggedEvent, Finding, Match
 from pipeline.engine.verdict import Verdicts
-from core.paths import IDENTIFIER, LimitExceeded, iter_leaves, join_index, join_key, normalize_key
-from core.paths import parse as parse_path
+from core.paths import IDENTIFIER, LimitExceeded, iter_leaves, normalize_key
+from pipeline.engine.selectors import SelectorIndex
+from pipeline.engine.templates import key_text, templated_path, template
 from pipeline.engine.views import View, expand
 
-_INDEX = re.compile(r"\[\d+\]")
 _POSITION = re.compile(r"(?:(?:[:#]|#item|\[)\d+\]?)+$")
 
 
@@ -48,43 +51,6 @@ class ScanResult:
     flagged: list[FlaggedEvent] = field(default_factory=list)
     events: int = 0
     bad_events: list[int] = field(default_factory=list)  # for each of `bad`, the event's place in the batch
-
-
-class SelectorIndex:
-    """Field path -> profile, by the first matching selector glob; memoized per generic path."""
-
-    def __init__(self, selectors: Sequence[Selector]):
-        self._selectors = list(selectors)
-        # fnmatch reads `[...]` as a character class; in field paths brackets are literal, so
-        # `proxy.userAgent[*]` must match `proxy.userAgent[*]` (indexes are generalised to [*]).
-        self._globs = [sel.path.replace("[", "[[]") for sel in self._selectors]
-        self._memo: dict[tuple[str, str], str] = {}
-        self._skips: dict[str, frozenset[str]] = {}
-
-    def exact_skips(self, source: str) -> frozenset[str]:
-        """Paths skipped by a selector without wildcards: the walker need not enter them."""
-        hit = self._skips.get(source)
-        if hit is None:
-            hit = frozenset(sel.path for sel in self._selectors
-                            if sel.profile == "skip" and (sel.source is None or sel.source == source)
-                            and not any(ch in sel.path for ch in "*?") and "[*]" not in sel.path
-                            and self.profile(source, sel.path) == "skip")
-            self._skips[source] = hit
-        return hit
-
-    def profile(self, source: str, path: str) -> str:
-        generic = _INDEX.sub("[*]", path) if "[" in path else path
-        memo_key = (source, generic)
-        hit = self._memo.get(memo_key)
-        if hit is None:
-            hit = "full"
-            for sel, glob in zip(self._selectors, self._globs):
-                if (sel.source is None or sel.source == source) and fnmatch.fnmatchcase(generic, glob):
-                    hit = sel.profile
-                    break
-            if len(self._memo) < 100_000:
-                self._memo[memo_key] = hit
-        return hit
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +143,12 @@ class ScanEngine:
                          if h.field_key and not IDENTIFIER.fullmatch(h.field_key)}, batch)
         for ei, hits in by_event.items():
             event = self._safe_event(events[ei], labels[ei], batch)
-            key_templates = {path: template(_key_text(path), [h for p, k, h in hits if p == path and k])
+            key_templates = {path: template(key_text(path), [h for p, k, h in hits if p == path and k])
                              for path, is_key, _ in hits if is_key}
             types = {h.entity_type for _, _, h in hits}
             verdict = self.verdicts.decide(event, types)
             for path, is_key, h in hits:
-                stored = _templated_path(path, key_templates) if key_templates else path
+                stored = templated_path(path, key_templates) if key_templates else path
                 result.findings.append(Finding(
                     finding_id=finding_id(event.source, event.event_id, stored, h.start, h.end, h.entity_type),
                     event_id=event.event_id, source=event.source, origin=event.origin,
@@ -354,36 +320,6 @@ class _Batch:
         for digest, _ in self.owners[mark:]:
             self.fresh.pop(digest, None)
         del self.tasks[mark:], self.owners[mark:]
-
-
-def template(text: str, hits: Sequence[Hit]) -> str:
-    """`text` with each hit's span replaced by `[ENTITY_TYPE]`: a descriptive column without the value."""
-    out, pos = [], 0
-    for h in sorted(hits, key=lambda h: h.start):
-        if h.start < pos:
-            continue
-        out.append(text[pos:h.start])
-        out.append(f"[{h.entity_type}]")
-        pos = h.end
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _key_text(path: str) -> str:
-    return str(parse_path(path)[-1])
-
-
-def _templated_path(path: str, key_templates: dict[str, str]) -> str:
-    """A raw field path with every key that held a finding replaced by its template."""
-    out = ""
-    raw = ""
-    for part in parse_path(path):
-        if isinstance(part, int):
-            raw, out = join_index(raw, part), join_index(out, part)
-        else:
-            raw = join_key(raw, part)
-            out = join_key(out, key_templates.get(raw, part))
-    return out
 
 
 def _safe_key(key: str | None, batch: _Batch) -> str | None:

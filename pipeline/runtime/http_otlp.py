@@ -26,15 +26,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.otlp import is_protobuf
+from connectors.otlp import OtlpError, decode_protobuf, is_protobuf, signal_of
 
 log = logging.getLogger("phiscan")
 RETRY_AFTER = "5"
-SOURCES = {"logs": ("otlp-logs",), "traces": ("otlp-traces", "vercel-traces")}
 PASSED_HEADERS = ("retry-after",)
 
 
@@ -67,6 +67,14 @@ def _content_type(request: Request) -> str:
     raise _Refused(415, "content type must be application/x-protobuf or application/json")
 
 
+def _signal(clean: bytes, encoding: str) -> str | None:
+    """The signal of the (scrubbed) request: the route's own, or it is not forwarded."""
+    try:
+        return decode_protobuf(clean)[0] if encoding == "protobuf" else signal_of(orjson.loads(clean))
+    except (OtlpError, orjson.JSONDecodeError):
+        return None
+
+
 def _success(encoding: str) -> Response:
     """An empty Export*ServiceResponse: no bytes in protobuf, `{}` in JSON."""
     if encoding == "protobuf":
@@ -85,7 +93,7 @@ async def _receive(ing: Any, request: Request, signal: str) -> Response:
         outcome = await ing.process(body, "otlp", f"http:/v1/{signal}", scrub=True, route=f"otlp_{signal}")
         if outcome.quarantined or outcome.bad:  # fails closed: nothing unscanned leaves
             raise _Refused(400, outcome.reason or outcome.bad[0].reason)
-        if any(e.source not in SOURCES[signal] for e in outcome.events):
+        if _signal(outcome.clean or b"", encoding) != signal:
             raise _Refused(400, f"not an OTLP {signal} request")
         upstream = ing.cfg.otlp.upstream
         if not upstream:

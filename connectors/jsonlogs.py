@@ -94,9 +94,22 @@ def _batch(value: Any) -> tuple[str, list] | None:
 
 
 def _meta(item: dict) -> dict:
-    """Where an item's conventional fields are: Datadog API items keep them under `attributes`."""
+    """An item's conventional fields, wherever the export keeps them (for metadata; the payload is the item).
+
+    Datadog API items keep them under `attributes`, Axiom results under `data`, and
+    Datadog's custom attributes (`http.url`, `path`) sit in a further `attributes`.
+    """
+    layers = [item]
     inner = item.get("attributes") if item.get("type") == "log" else item.get("data") if "_time" in item else None
-    return {**inner, **item} if isinstance(inner, dict) else item
+    if isinstance(inner, dict):
+        layers.append(inner)
+    custom = layers[-1].get("attributes")
+    if isinstance(custom, dict):
+        layers.append(custom)
+    merged: dict = {}
+    for layer in reversed(layers):  # the outer layer wins
+        merged.update(layer)
+    return merged
 
 
 class JsonLogs:

@@ -76,6 +76,19 @@ def open_decompressed(path: Path) -> IO[bytes]:
     return raw
 
 
+def read_whole(path: Path, source: str, max_bytes: int, what: str) -> bytes | BadRecord:
+    """A whole (decompressed) file that is one document, bounded: its bytes, or why it cannot be read."""
+    name = str(path)
+    try:
+        with open_decompressed(path) as stream:
+            data = stream.read(max_bytes + 1)
+    except DECODE_ERRORS as exc:
+        return BadRecord(source, name, f"cannot read {what} ({type(exc).__name__})", 0)
+    if len(data) > max_bytes:
+        return BadRecord(source, name, f"{what} over {max_bytes} bytes", len(data))
+    return data
+
+
 def _json_error(exc: Exception) -> str:
     # orjson's message names the problem and position, never the text; keep only that.
     msg = str(exc).split(":")[0] if isinstance(exc, orjson.JSONDecodeError) else type(exc).__name__

@@ -110,9 +110,9 @@ def is_vercel_resource(resource_block: Any) -> bool:
     if str(resource_attrs.get("service.name", "")).startswith("vercel"):
         return True
     scopes = resource_block.get("scopeSpans")
-    return isinstance(scopes, list) and any(
-        isinstance(s, dict) and isinstance(s.get("scope"), dict) and str(s["scope"].get("name", "")).startswith("vercel")
-        for s in scopes[:8])
+    names = (s["scope"].get("name", "") for s in (scopes[:8] if isinstance(scopes, list) else ())
+             if isinstance(s, dict) and isinstance(s.get("scope"), dict))
+    return any(str(name).startswith("vercel") for name in names)
 
 
 def is_vercel_traces(value: Any) -> bool:
@@ -154,7 +154,8 @@ def log_events(record: RawRecord) -> Iterator[Event | BadRecord]:
             pair = pair if seen[pair] == 1 else f"{pair}#{seen[pair]}"
         project = resource_attrs.get("service.name")
         yield Event(source="otlp-logs", event_id=pair or origin, origin=origin, payload=log_record,
-                    timestamp=epoch_to_datetime(log_record.get("timeUnixNano") or log_record.get("observedTimeUnixNano")),
+                    timestamp=epoch_to_datetime(log_record.get("timeUnixNano")
+                                                or log_record.get("observedTimeUnixNano")),
                     project=str(project) if project else None, route=_route(attrs(log_record.get("attributes"))),
                     size=0)
 
@@ -263,21 +264,15 @@ def encode_protobuf(value: dict, signal: str) -> bytes:
 
 def read_protobuf_file(path, source: str, *, max_bytes: int) -> Iterator[RawRecord | BadRecord]:
     """A `.pb` file holding one export request (gzip/zstd too) as one record in the OTLP/JSON shape."""
-    from connectors.files import DECODE_ERRORS, open_decompressed
+    from connectors.files import read_whole
 
-    name = str(path)
-    try:
-        with open_decompressed(path) as stream:
-            data = stream.read(max_bytes + 1)
-    except DECODE_ERRORS as exc:
-        yield BadRecord(source, name, f"cannot read file ({type(exc).__name__})", 0)
-        return
-    if len(data) > max_bytes:
-        yield BadRecord(source, name, f"protobuf file over {max_bytes} bytes", len(data))
+    data = read_whole(path, source, max_bytes, "protobuf file")
+    if isinstance(data, BadRecord):
+        yield data
         return
     try:
         _, value = decode_protobuf(data)
     except OtlpError as exc:
-        yield BadRecord(source, name, str(exc), len(data))
+        yield BadRecord(source, str(path), str(exc), len(data))
         return
-    yield RawRecord(value, name, len(data), name, 0, "protobuf")
+    yield RawRecord(value, str(path), len(data), str(path), 0, "protobuf")

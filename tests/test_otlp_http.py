@@ -8,18 +8,14 @@ must get every span and log record, and no planted value.
 from __future__ import annotations
 
 import gzip
-import threading
-import time
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 
 from connectors import documents
 from pipeline.config import Config
 from pipeline.runtime import http_otlp
-from pipeline.runtime.build import build
 from pipeline.runtime.serve import create_app
 from tests.kafka_broker import free_port
 from tests.otlp_sdk import Recorder, emit
@@ -33,18 +29,10 @@ ITEMS = [
 ]
 
 
-def serve(config: Config, engine):
-    runtime = build(config, out_dir=config.serve.out_dir, engine=engine)
-    app = create_app(runtime)
+def with_otlp(app):
+    """The app with the OTLP routes added the way `create_app` adds them (`serve.otlp.enabled`)."""
     app.router.routes.extend(http_otlp.routes(lambda request: request.app.state.ingest))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
+    return app
 
 
 @pytest.fixture()
@@ -55,13 +43,16 @@ def collector():
 
 
 @pytest.fixture()
-def phiscan(engine, tmp_path, collector):
+def phiscan(engine, tmp_path, collector, monkeypatch):
+    import tests.test_serve as serve_tests
+
+    monkeypatch.setattr(serve_tests, "create_app", lambda runtime: with_otlp(create_app(runtime)))
     running = []
 
     def start(upstream: str | None = collector.url):
         cfg = Config.model_validate({"serve": {"out_dir": str(tmp_path / "out"),
                                                "otlp": {"enabled": True, "upstream": upstream}}})
-        server, thread, url = serve(cfg, engine)
+        server, thread, url = serve_tests.start(cfg, engine)
         running.append((server, thread))
         return url
 

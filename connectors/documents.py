@@ -3,9 +3,10 @@
 The codec is symmetric: `parse` decodes a document into records and their events,
 and `encode` writes the same document back in its own layout from the very
 objects the events point into. A JSON object stays an object, an array an array,
-NDJSON stays NDJSON, plain lines stay lines, and an envelope stays an envelope
+NDJSON stays NDJSON, plain lines stay lines, an envelope stays an envelope
 whose header and item headers are written from their parsed (and scrubbed) dicts
-with item lengths recomputed.
+with item lengths recomputed, and an OTLP protobuf request stays protobuf (decoded
+to its OTLP/JSON shape, encoded back from it: see `connectors.otlp`).
 
 Every byte that `encode` writes comes from an object some event covers: the
 events a connector picks out, plus one wrapper event per record for what lies
@@ -26,7 +27,8 @@ import orjson
 
 from connectors.base import events_of
 from connectors.files import RawRecord, _looks_like_envelope
-from connectors.registry import CONNECTORS, TEXT_FORMATS, detect_format
+from connectors.otlp import OtlpError, decode_protobuf, encode_protobuf, is_protobuf
+from connectors.registry import CONNECTORS, TEXT_FORMATS, detect_format, fits
 from connectors.sentry import EnvelopeError, EnvelopeItem, is_json_item, split_envelope
 from core.model import BadRecord, Event, Skipped
 
@@ -40,13 +42,14 @@ class Document:
     """A parsed body: its layout, records and events, and what `encode` writes them back from."""
 
     fmt: str
-    layout: str  # "object" | "array" | "ndjson" | "envelope" | "lines"
+    layout: str  # "object" | "array" | "ndjson" | "envelope" | "lines" | "protobuf" | "tombstone"
     records: list[RawRecord]
     items: list[Event | BadRecord | Skipped] = field(default_factory=list)
     envelope_header: dict | None = None
     envelope_items: list[tuple[dict, bytes | None]] = field(default_factory=list)  # (item header, raw binary)
     line_payloads: list[dict] = field(default_factory=list)  # lines: the `{"message": line}` each event edits
     meta: dict | None = None  # a Kafka record's key and headers, as text: {"key": str | None, "headers": [[k, v]]}
+    signal: str | None = None  # protobuf: the OTLP signal ("logs" | "traces") the request is encoded back as
 
     @property
     def events(self) -> list[Event]:
@@ -66,14 +69,19 @@ def _json_error(exc: Exception) -> str:
 
 
 def parse(data: bytes | None, fmt: str, origin: str, *, max_bytes: int = 1 << 20,
-          key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None) -> Document:
+          key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None,
+          content_type: str | None = None) -> Document:
     """Decode one body (and a Kafka record's `key` and `headers`). Raises DocumentError (content-free reason).
 
     `data=None` is a Kafka tombstone: a deletion marker with no value, so nothing but its
-    key and headers to scan; it is written back as a tombstone.
+    key and headers to scan; it is written back as a tombstone. A `content_type` of
+    `application/x-protobuf` reads an OTLP protobuf request; so does `fmt="otlp"` on a body
+    that is no JSON and starts like one (field 1, length-delimited).
     """
     if data is None:
         doc = Document(fmt if fmt in CONNECTORS else "kafka", "tombstone", [])
+    elif is_protobuf(content_type) or (fmt == "otlp" and _protobuf_like(data)):
+        doc = _parse_protobuf(data, fmt, origin, max_bytes)
     else:
         doc = _decode(data, fmt, origin, max_bytes)
     connector = CONNECTORS.get(doc.fmt)
@@ -139,8 +147,30 @@ def _decode(data: bytes, fmt: str, origin: str, max_bytes: int) -> Document:
 
 def _fits(connector, value) -> bool:
     if isinstance(value, list) and not connector.documents:
-        return not value or connector.sniff(value[0])
-    return connector.sniff(value)
+        return not value or fits(connector, value)
+    return fits(connector, value)
+
+
+def _protobuf_like(data: bytes) -> bool:
+    if data[:1] != b"\n":
+        return False
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return True
+    return False
+
+
+def _parse_protobuf(data: bytes, fmt: str, origin: str, max_bytes: int) -> Document:
+    if fmt not in ("otlp", "auto"):
+        raise DocumentError(f"a protobuf body cannot be in the {fmt} format (only otlp)")
+    if len(data) > max_bytes:
+        raise DocumentError(f"record over {max_bytes} bytes")
+    try:
+        signal, value = decode_protobuf(data)
+    except OtlpError as exc:
+        raise DocumentError(str(exc)) from None
+    return Document("otlp", "protobuf", [RawRecord(value, origin, len(data), origin, 0, "protobuf")], signal=signal)
 
 
 def _parse_envelope(data: bytes, origin: str) -> Document:
@@ -190,6 +220,11 @@ def encode(doc: Document, *, keep_binary: bool = False) -> bytes | None:
     """The document's bytes in its own layout, from its (possibly scrubbed) objects (None: a tombstone)."""
     if doc.layout == "tombstone":
         return None
+    if doc.layout == "protobuf":
+        try:
+            return encode_protobuf(doc.records[0].value, doc.signal or "logs")
+        except OtlpError as exc:
+            raise DocumentError(str(exc)) from None
     if doc.layout == "lines":
         return b"".join(_line(p).encode() + b"\n" for p in doc.line_payloads)
     if doc.layout == "ndjson":

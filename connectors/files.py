@@ -30,6 +30,7 @@ DECODE_ERRORS = (OSError, EOFError, gzip.BadGzipFile, ZstdError)
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 SKIP_SUFFIXES = (".md", ".key", ".duckdb", ".wal", ".yaml", ".yml", ".py")
+PROTOBUF_SUFFIXES = (".pb", ".binpb", ".protobuf")  # OTLP export requests (the OTel file exporter's names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class RawRecord:
     size: int
     file: str
     position: int  # 1-based line (NDJSON) or 0-based array index; 0 for a single object
-    layout: str  # "ndjson" | "array" | "object"
+    layout: str  # "ndjson" | "array" | "object" | "protobuf" (an OTLP request, decoded to its JSON shape)
 
 
 def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -73,6 +74,19 @@ def open_decompressed(path: Path) -> IO[bytes]:
 
         return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
     return raw
+
+
+def read_whole(path: Path, source: str, max_bytes: int, what: str) -> bytes | BadRecord:
+    """A whole (decompressed) file that is one document, bounded: its bytes, or why it cannot be read."""
+    name = str(path)
+    try:
+        with open_decompressed(path) as stream:
+            data = stream.read(max_bytes + 1)
+    except DECODE_ERRORS as exc:
+        return BadRecord(source, name, f"cannot read {what} ({type(exc).__name__})", 0)
+    if len(data) > max_bytes:
+        return BadRecord(source, name, f"{what} over {max_bytes} bytes", len(data))
+    return data
 
 
 def _json_error(exc: Exception) -> str:
@@ -290,7 +304,7 @@ def _looks_like_envelope(head: bytes) -> bool:
 
 
 def sniff_layout(path: Path) -> str:
-    """`json`, `text`, `envelope`, `csv`, `parquet`, `binary` or `empty`, from the file's first bytes."""
+    """`json`, `text`, `envelope`, `csv`, `parquet`, `protobuf`, `binary` or `empty`, from the file's first bytes."""
     try:
         with open(path, "rb") as raw:
             if raw.read(4) == PARQUET_MAGIC:
@@ -304,6 +318,8 @@ def sniff_layout(path: Path) -> str:
     if not head.strip():
         return "empty"
     base = _base_name(path)
+    if base.endswith(PROTOBUF_SUFFIXES):
+        return "protobuf"  # binary by nature: named, never guessed
     if base.endswith(".envelope") or _looks_like_envelope(head):
         return "envelope"  # before the NUL check: envelopes carry binary attachments
     if b"\x00" in head:

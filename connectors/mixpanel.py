@@ -1,7 +1,10 @@
-"""Mixpanel: raw-export JSONL (`{"event", "properties"}`) and JSON-pipelines rows.
+"""Mixpanel: raw-export JSONL (`{"event", "properties"}`), JSON-pipelines rows and `/engage` profile updates.
 
 `event_id` is `properties.$insert_id` (pipelines: `insert_id`); `route` the
-path of `$current_url`; time is in seconds (or ms with `time_in_ms`).
+path of `$current_url`; time is in seconds (or ms with `time_in_ms`). A profile
+update (`{"$token", "$distinct_id", "$set": {...}}`, and the other `$` operations) is
+one event whose payload is the update itself, `event_id` its position (the distinct
+id can be an email), time `$time`.
 """
 
 from __future__ import annotations
@@ -17,9 +20,19 @@ from connectors.files import RawRecord
 from core.model import BadRecord, Event
 
 
+ENGAGE_OPERATIONS = frozenset({"$set", "$set_once", "$add", "$union", "$append", "$remove", "$unset", "$delete"})
+
+
+def is_engage(value: Any) -> bool:
+    """A `/engage` profile update: a distinct id and at least one profile operation."""
+    return isinstance(value, dict) and "$distinct_id" in value and not ENGAGE_OPERATIONS.isdisjoint(value)
+
+
 def is_mixpanel(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
+    if is_engage(value):
+        return True
     if "event" in value and isinstance(value.get("properties"), dict):
         props = value["properties"]
         return "time" in props and ("$insert_id" in props or "distinct_id" in props or "mp_lib" in props
@@ -55,6 +68,10 @@ class Mixpanel:
         if not isinstance(ev, dict):
             yield BadRecord(self.name, record.origin, f"expected a Mixpanel event object, got {type(ev).__name__}",
                             record.size)
+            return
+        if is_engage(ev):
+            yield Event(source=self.name, event_id=record.origin, origin=record.origin, payload=ev,
+                        timestamp=epoch_to_datetime(ev.get("$time")), size=record.size)
             return
         # `properties` as JSON text is read here for the event's metadata only: the payload stays the
         # record itself (the engine decodes the JSON view), so a scrub edits the text that is written back

@@ -16,8 +16,10 @@ from typing import Any
 from connectors.base import FileConnector, events_of
 from connectors.files import ByteRange, RawRecord, read_json_records, read_range, read_text_lines, sniff_layout
 from connectors.ga4 import GA4
+from connectors.jsonlogs import JsonLogs
 from connectors.lines import TextLines
 from connectors.mixpanel import Mixpanel
+from connectors.otlp import Otlp, read_protobuf_file
 from connectors.posthog import PostHog
 from connectors.segment import Segment
 from connectors.sentry import Sentry, read_envelope_file
@@ -27,14 +29,16 @@ from core.model import BadRecord, Event, Skipped
 
 log = logging.getLogger("phiscan")
 
-# Detection order: the most specific shapes first.
+# Detection order: the most specific shapes first; `jsonlogs` is the fallback for JSON log objects.
 CONNECTORS: dict[str, FileConnector] = {
     "sentry": Sentry(),
     "segment": Segment(),
     "mixpanel": Mixpanel(),
     "posthog": PostHog(),
     "ga4": GA4(),
+    "otlp": Otlp(),  # before vercel: a Vercel trace drain is OTLP (its spans keep the `vercel-traces` source)
     "vercel": VercelDrains(),
+    "jsonlogs": JsonLogs(),
     "lines": TextLines(),
 }
 TEXT_FORMATS = frozenset({"lines"})
@@ -45,6 +49,7 @@ LAYOUT_FORMATS = {
     "csv": {"posthog", "mixpanel", "ga4"},
     "parquet": {"posthog", "mixpanel", "ga4"},
     "text": {"lines"},
+    "protobuf": {"otlp"},
 }
 
 
@@ -59,6 +64,23 @@ def _sniff(connector: FileConnector, value: Any) -> bool:
             return bool(value) and bool(connector.sniff(value[0]))
         return bool(connector.sniff(value))
     except Exception:  # noqa: BLE001 - `"type": [...]` made a sniffer raise: not this format
+        return False
+
+
+def fits(connector: FileConnector, value: Any) -> bool:
+    """Whether a value can be read by a connector that was asked for by name (`--format X`).
+
+    Some connectors accept more when named than they claim under detection (`jsonlogs`
+    takes any JSON object when asked, only log-like ones when guessing).
+    """
+    accepts = getattr(connector, "accepts", None)
+    if accepts is None:
+        return _sniff(connector, value)
+    try:
+        if isinstance(value, list) and not getattr(connector, "documents", False):
+            return bool(value) and bool(accepts(value[0]))
+        return bool(accepts(value))
+    except Exception:  # noqa: BLE001 - as in _sniff
         return False
 
 
@@ -79,6 +101,8 @@ def _records(path: Path, layout: str, source: str, max_record_bytes: int, split_
         return read_csv_rows(path, source, max_record_bytes=max_record_bytes)
     if layout == "text":
         return read_text_lines(path, source, max_record_bytes=max_record_bytes)
+    if layout == "protobuf":
+        return read_protobuf_file(path, source, max_bytes=SNIFF_ARRAY_BYTES)
     return read_json_records(path, source, max_record_bytes=max_record_bytes, split_arrays=split_arrays)
 
 
@@ -122,7 +146,7 @@ def resolve_format(path: Path, fmt: str = "auto", max_record_bytes: int = 1 << 2
     if first is None:
         return fmt if fmt != "auto" else next(iter(allowed or {"vercel"}))
     if fmt != "auto":
-        if not _sniff(CONNECTORS[fmt], first):
+        if not fits(CONNECTORS[fmt], first):
             raise FormatError(f"{path}: records are not in the {fmt} format; try --format auto")
         return fmt
     chosen = detect_format(first, allowed)

@@ -12,6 +12,7 @@ from typing import Any
 
 from connectors.base import epoch_to_datetime
 from connectors.files import RawRecord
+from connectors.otlp import is_vercel_traces, span_events
 from core.model import BadRecord, Event
 
 _LOG_KEYS = frozenset({"deploymentId", "projectId", "proxy", "requestId", "executionRegion", "buildId"})
@@ -69,8 +70,8 @@ class VercelDrains:
     `vercel-analytics`, `vercel-speed-insights`, `vercel-traces`. Analytics and
     speed records carry no id: `event_id` is `<file name>:<line or index>`.
     `eventData` and `flags` are JSON strings, decoded as views by the engine.
-    Each trace span is an event (`event_id` = `traceId:spanId`, route from
-    `http.route`/`http.target`/`url.path`, project from `vercel.projectId`).
+    Trace drains are OTLP/JSON, read by `connectors.otlp` (one event per span,
+    `event_id` = `traceId:spanId`, project from `vercel.projectId`).
     """
 
     name = "vercel"
@@ -80,10 +81,13 @@ class VercelDrains:
         self.logs = VercelLogDrain()
 
     def sniff(self, value: Any) -> bool:
-        if isinstance(value, dict) and (value.get("schema") in (ANALYTICS_SCHEMA, SPEED_SCHEMA)
-                                        or isinstance(value.get("resourceSpans"), list)):
+        if isinstance(value, dict) and value.get("schema") in (ANALYTICS_SCHEMA, SPEED_SCHEMA):
             return True
-        return self.logs.sniff(value)
+        return is_vercel_traces(value) or self.logs.sniff(value)
+
+    def accepts(self, value: Any) -> bool:
+        """With `--format vercel` asked for: any OTLP/JSON trace request too (read as a Vercel trace drain)."""
+        return self.sniff(value) or (isinstance(value, dict) and isinstance(value.get("resourceSpans"), list))
 
     def events(self, record: RawRecord) -> Iterator[Event | BadRecord]:
         from connectors.base import epoch_to_datetime, file_position_id, iso_to_datetime, url_path
@@ -97,38 +101,6 @@ class VercelDrains:
                         project=str(value["projectId"]) if value.get("projectId") else None,
                         route=value.get("route") or url_path(value.get("path")), size=record.size)
         elif isinstance(value, dict) and isinstance(value.get("resourceSpans"), list):
-            yield from self._spans(record, value)
+            yield from span_events(record, "vercel-traces")
         else:
             yield from self.logs.events(record)
-
-    def _spans(self, record: RawRecord, doc: dict) -> Iterator[Event | BadRecord]:
-        from connectors.base import epoch_to_datetime, url_path
-
-        for ri, rs in enumerate(doc["resourceSpans"]):
-            if not isinstance(rs, dict):
-                yield BadRecord("vercel-traces", f"{record.origin}/resourceSpans[{ri}]", "expected an object", 0)
-                continue
-            res_attrs = _attrs((rs.get("resource") or {}).get("attributes"))
-            project = res_attrs.get("vercel.projectId")
-            for si, ss in enumerate(rs.get("scopeSpans") or ()):
-                for pi, span in enumerate((ss or {}).get("spans") or ()):
-                    origin = f"{record.origin}/resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-                    if not isinstance(span, dict):
-                        yield BadRecord("vercel-traces", origin, "expected a span object", 0)
-                        continue
-                    attrs = _attrs(span.get("attributes"))
-                    sid = f"{span.get('traceId', '')}:{span.get('spanId', '')}"
-                    route = attrs.get("http.route") or url_path(attrs.get("http.target") or attrs.get("url.path")
-                                                                or attrs.get("http.url") or attrs.get("url.full"))
-                    yield Event(source="vercel-traces", event_id=sid if sid != ":" else origin, origin=origin,
-                                payload=span, timestamp=epoch_to_datetime(span.get("startTimeUnixNano")),
-                                project=str(project) if project else None, route=route, size=0)
-
-
-def _attrs(attrs: Any) -> dict[str, Any]:
-    """OTLP attributes (`[{key, value: {stringValue|intValue|...}}]`) as a plain dict."""
-    out: dict[str, Any] = {}
-    for a in attrs or ():
-        if isinstance(a, dict) and isinstance(a.get("value"), dict) and a["value"]:
-            out[str(a.get("key"))] = next(iter(a["value"].values()))
-    return out

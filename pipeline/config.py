@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors import jsonlogs  # the conventions' defaults live with the connector that uses them
 from core.model import ENTITY_TYPES
 from pipeline.engine.verdict import DEFAULT_HEALTH_ROUTES
 
@@ -231,8 +232,17 @@ class SentryWebhookRoute(_Strict):
     max_age_seconds: int = Field(300, ge=1, description="older Sentry-Hook-Timestamp (or a seen Request-ID): 403")
 
 
+class OtlpRoute(_Strict):
+    """`POST /v1/logs` and `/v1/traces`: an OTLP/HTTP receiver (JSON or protobuf) in front of a collector."""
+
+    enabled: bool = False
+    upstream: str | None = Field(None, description="the collector's base URL: scrubbed requests go to "
+                                                   "UPSTREAM/v1/logs and UPSTREAM/v1/traces")
+
+
 class ServeConfig(_Strict):
     vercel: VercelRoute = Field(default_factory=VercelRoute)
+    otlp: OtlpRoute = Field(default_factory=OtlpRoute)
     sentry_tunnel: SentryTunnelRoute = Field(default_factory=SentryTunnelRoute)
     sentry_webhook: SentryWebhookRoute = Field(default_factory=SentryWebhookRoute)
     max_body_bytes: int = Field(5 << 20, ge=1024)
@@ -240,6 +250,17 @@ class ServeConfig(_Strict):
     outbound_timeout_seconds: float = Field(5.0, gt=0)
     read_timeout_seconds: float = Field(10.0, gt=0, description="a body not received in this time: 408")
     out_dir: str | None = Field(None, description="where findings are written (inline mode, tunnel, webhook)")
+
+
+class JsonLogsFormat(_Strict):
+    """Where generic JSON log lines keep their message and time (the first key present wins)."""
+
+    message_keys: list[str] = Field(default_factory=lambda: list(jsonlogs.DEFAULT_MESSAGE_KEYS), min_length=1)
+    time_keys: list[str] = Field(default_factory=lambda: list(jsonlogs.DEFAULT_TIME_KEYS), min_length=1)
+
+
+class FormatsConfig(_Strict):
+    jsonlogs: JsonLogsFormat = Field(default_factory=JsonLogsFormat)
 
 
 class Config(_Strict):
@@ -250,6 +271,7 @@ class Config(_Strict):
     scrub: ScrubConfig = Field(default_factory=ScrubConfig)
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    formats: FormatsConfig = Field(default_factory=FormatsConfig)
 
 
 def _describe(err: ValidationError, origin: str) -> str:

@@ -66,7 +66,7 @@ def scan(paths, out_dir, fmt, config_path, fail_on_findings, fail_on_new, suppre
             sys.exit(1)
 
 
-FORMAT_CHOICE = click.Choice(["auto", "vercel", "sentry", "segment", "posthog", "mixpanel", "ga4", "lines"])
+FORMAT_CHOICE = click.Choice(["auto", "vercel", "sentry", "segment", "posthog", "mixpanel", "ga4", "otlp", "jsonlogs", "lines"])
 
 
 def _kafka_options(fn):

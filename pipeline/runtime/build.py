@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from connectors import documents
+from connectors import documents, jsonlogs
 from core.model import BadRecord, Event, Finding, FlaggedEvent, Skipped
 from pipeline.config import Config, ConfigError
 from pipeline.engine.fingerprint import Fingerprinter, resolve_key
@@ -225,6 +225,7 @@ def build(config: Config | None = None, *, out_dir: str | Path | None = None,
     """The runtime a config describes. Raises ConfigError (exit 2 at the CLI) for a bad key."""
     config = config or Config()
     out = Path(out_dir) if out_dir else None
+    jsonlogs.configure(config.formats.jsonlogs.message_keys, config.formats.jsonlogs.time_keys)
     key = fingerprint_key(config, out)
     engine = engine or ScanEngine(config, Fingerprinter(key))
     tune_gc()

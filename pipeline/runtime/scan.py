@@ -17,6 +17,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import orjson
 
+from connectors.archives import expand_zip, is_archive, remove_spool
+from connectors.objectstore import fetch, is_remote
 from connectors.files import GZIP_MAGIC, ZSTD_MAGIC, ByteRange, iter_input_files, split_lines_file
 from pipeline.storage.parquet import ParquetStore
 from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_format
@@ -141,10 +144,13 @@ def _splittable(path: Path, fmt: str) -> bool:
 
 
 def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, store: ParquetStore,
-               unit_bytes: int = UNIT_BYTES, max_record_bytes: int = 1 << 20) -> list[Unit]:
-    """The units of a scan. Files no connector recognises are recorded as errors (auto) or raise."""
+               unit_bytes: int = UNIT_BYTES, max_record_bytes: int = 1 << 20, spool: Path | None = None) -> list[Unit]:
+    """The units of a scan. Files no connector recognises are recorded as errors (auto) or raise.
+
+    Object-store URLs and `.zip` archives are spooled into `spool` (see `input_files`).
+    """
     units: list[Unit] = []
-    for path in iter_input_files(paths):
+    for path in input_files(paths, spool, store, summary):
         summary.files += 1
         try:
             concrete = resolve_format(path, fmt, max_record_bytes)
@@ -152,10 +158,7 @@ def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, stor
             if fmt != "auto":
                 raise
             log.warning("%s", exc)
-            bad = BadRecord("unknown", str(path), "unrecognised format", 0)
-            store.write_errors([bad], Unit(path, "unknown").key + "-format")
-            summary.errors += 1
-            summary.error_reasons[bad.reason] += 1
+            _input_error(store, summary, BadRecord("unknown", str(path), "unrecognised format", 0), "-format")
             continue
         except OSError as exc:
             units.append(Unit(path, fmt if fmt != "auto" else "vercel"))  # the reader reports it
@@ -167,6 +170,45 @@ def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, stor
         else:
             units.append(Unit(path, concrete))
     return units
+
+
+def _input_error(store: ParquetStore, summary: ScanSummary, bad: BadRecord, suffix: str) -> None:
+    store.write_errors([bad], Unit(Path(bad.origin), "unknown").key + suffix)
+    summary.errors += 1
+    summary.error_reasons[bad.reason] += 1
+
+
+def input_files(paths: Sequence[str | Path], spool: Path | None, store: ParquetStore,
+                summary: ScanSummary) -> Iterator[Path]:
+    """Every file a scan reads: local files and directories walked, objects under URLs, members of zips.
+
+    Objects and members are spooled copies named where they live (`s3://b/k`,
+    `a.zip!member`); what cannot be listed or read is recorded as an error.
+    """
+    def local_or_remote() -> Iterator[Path]:
+        for p in paths:
+            if not is_remote(p):
+                yield from iter_input_files([p])
+                continue
+            if spool is None:
+                raise ValueError("object-store inputs need a spool directory")
+            for item in fetch(str(p), spool):
+                if isinstance(item, BadRecord):
+                    _input_error(store, summary, item, "-fetch")
+                else:
+                    yield item
+
+    for path in local_or_remote():
+        if not is_archive(path):
+            yield path
+            continue
+        if spool is None:
+            raise ValueError("archive inputs need a spool directory")
+        for item in expand_zip(path, spool):
+            if isinstance(item, BadRecord):
+                _input_error(store, summary, item, "-archive")
+            else:
+                yield item
 
 
 def scan_unit(unit: Unit, runtime: Runtime, on_progress: Callable[[int, int], None] | None = None) -> ScanSummary:
@@ -256,11 +298,23 @@ def scan_paths(
     out = Path(out_dir)
     runtime = runtime or build(config, out_dir=out, engine=engine)
     started_at = datetime.now(timezone.utc)
-    store = runtime.store
     summary = ScanSummary()
-    paths = [spool_stream(p, out) for p in paths]
+    out.mkdir(parents=True, exist_ok=True)
+    spool = Path(tempfile.mkdtemp(prefix=".spool-", dir=out))  # 0700: archive members and objects, removed below
+    try:
+        return _scan_inputs(paths, out, fmt, config, runtime, summary, started_at, spool, workers, explain,
+                            on_progress, unit_bytes)
+    finally:
+        remove_spool(spool)
+
+
+def _scan_inputs(paths, out: Path, fmt: str, config: Config, runtime: Runtime, summary: ScanSummary,
+                 started_at: datetime, spool: Path, workers: int, explain: bool,
+                 on_progress: Callable[[int, int], None] | None, unit_bytes: int) -> ScanSummary:
+    store = runtime.store
+    paths = [p if is_remote(p) else spool_stream(p, out) for p in paths]
     started = time.perf_counter()
-    units = plan_units(paths, fmt, summary, store, unit_bytes, config.limits.max_record_bytes)
+    units = plan_units(paths, fmt, summary, store, unit_bytes, config.limits.max_record_bytes, spool)
     if explain:
         for unit in units:
             if unit.byte_range is None or unit.byte_range.start == 0:

@@ -138,3 +138,11 @@ ENTITY_TYPES: tuple[str, ...] = (
     "PRIVATE_KEY",
 )
 """The canonical entity names. Detectors that speak other names are mapped onto these."""
+
+
+SOURCES: tuple[str, ...] = (
+    "vercel", "vercel-analytics", "vercel-speed-insights", "vercel-traces", "otlp-logs", "otlp-traces",
+    "sentry", "segment", "posthog", "mixpanel", "ga4", "jsonlogs", "lines",
+)
+"""Every `source` a connector writes into findings (a format can emit several: Vercel drains are logs,
+analytics, speed insights or traces). Analyst filters and policy files are checked against this list."""

@@ -35,6 +35,9 @@ def s3(monkeypatch):
 
     client = boto3.client("s3", endpoint_url=url)
     client.create_bucket(Bucket="drains")
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()  # a cached instance would still talk to the previous test's server
     fsspec.filesystem("s3").invalidate_cache()
     yield client
     server.stop()
@@ -65,3 +68,17 @@ def test_a_missing_bucket_is_an_error_not_a_crash(s3, engine, tmp_path):
     summary = scan_paths(["s3://no-such-bucket/x/"], tmp_path / "out", engine=engine)
     assert summary.files == 0 and summary.errors == 1
     assert any("cannot list objects" in r or "cannot read object" in r for r in summary.error_reasons)
+
+
+def test_scan_cli_takes_an_s3_url(s3, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    monkeypatch.setenv("PHISCAN_FINGERPRINT_KEY", "objectstore-test-key-not-a-secret")
+    s3.put_object(Bucket="drains", Key="cli/a.ndjson", Body=json.dumps(DRAIN).encode() + b"\n")
+    res = CliRunner().invoke(main, ["scan", "s3://drains/cli/", "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    con = duckdb.connect(str(tmp_path / "out" / "findings.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM findings").fetchone()[0] >= 1
+    con.close()

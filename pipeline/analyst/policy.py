@@ -19,11 +19,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.model import ENTITY_TYPES
+from core.model import ENTITY_TYPES, SOURCES
 
 OFFENDER_KEY = ("source", "project", "route", "field_path", "entity_type")
-KNOWN_SOURCES = ("vercel", "vercel-analytics", "vercel-speed-insights", "vercel-traces", "sentry", "segment", "posthog", "mixpanel",
-                 "ga4", "lines")
+KNOWN_SOURCES = SOURCES
 FINGERPRINT_RE = re.compile(r"[0-9a-f]{64}")
 FILE_NAMES = {"suppressions": "suppressions.yaml", "baseline": "baseline.yaml", "staff": "staff.yaml"}
 

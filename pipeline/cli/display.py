@@ -24,8 +24,10 @@ from rich.table import Table
 
 def total_input_bytes(paths: Iterable[str | Path]) -> int:
     """The bytes a scan will read: files as given, directories walked (hidden entries too; sizes only)."""
+    from connectors.objectstore import is_remote
+
     total = 0
-    for p in map(Path, paths):
+    for p in (Path(x) for x in paths if not is_remote(x)):  # remote objects: sized when listed, not here
         if p.is_file():
             total += p.stat().st_size
         elif p.is_dir():

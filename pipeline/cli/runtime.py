@@ -13,8 +13,21 @@ from pipeline.cli import _config, _setup_logging, err_console, main, out_console
 from pipeline.cli.display import ScanProgress, print_new_offenders, print_summary, serve_address, total_input_bytes
 
 
+class InputPath(click.ParamType):
+    """A local file or directory that exists, `-` for standard input, or an object-store URL (`s3://...`)."""
+
+    name = "path"
+
+    def convert(self, value, param, ctx):
+        from connectors.objectstore import is_remote
+
+        if isinstance(value, str) and is_remote(value):
+            return value  # a str: a Path would fold `s3://` into `s3:/`
+        return click.Path(exists=True, allow_dash=True, path_type=Path).convert(value, param, ctx)
+
+
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=InputPath())
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output directory: Parquet findings and findings.duckdb.")
 @click.option("--format", "fmt", default="auto", show_default=True,

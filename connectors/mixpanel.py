@@ -1,4 +1,5 @@
-"""Mixpanel: raw-export JSONL (`{"event", "properties"}`) and JSON-pipelines rows.
+"""Mixpanel: raw-export JSONL (`{"event", "properties"}`), JSON-pipelines rows, and `/engage` (`/groups`)
+profile updates (`{"$token", "$distinct_id", "$set": {...}}`), whose payload is the update itself.
 
 `event_id` is `properties.$insert_id` (pipelines: `insert_id`); `route` the
 path of `$current_url`; time is in seconds (or ms with `time_in_ms`).
@@ -27,6 +28,15 @@ def is_mixpanel(value: Any) -> bool:
     return "event_name" in value and ("insert_id" in value or "distinct_id" in value) and "properties" in value
 
 
+PROFILE_OPERATIONS = frozenset({"$set", "$set_once", "$add", "$append", "$union", "$remove", "$unset", "$delete"})
+
+
+def is_profile_update(value: Any) -> bool:
+    """An `/engage` (user) or `/groups` (group) profile update: a token, whose profile, and an operation."""
+    return (isinstance(value, dict) and "$token" in value and ("$distinct_id" in value or "$group_id" in value)
+            and not PROFILE_OPERATIONS.isdisjoint(value.keys()))
+
+
 def mixpanel_event_id(ev: dict, fallback: str) -> str:
     """Mixpanel's own dedup key: `$insert_id` with event name, distinct_id and time.
 
@@ -48,13 +58,17 @@ class Mixpanel:
     documents = False
 
     def sniff(self, value: Any) -> bool:
-        return is_mixpanel(value)
+        return is_mixpanel(value) or is_profile_update(value)
 
     def events(self, record: RawRecord) -> Iterator[Event | BadRecord]:
         ev = record.value
         if not isinstance(ev, dict):
             yield BadRecord(self.name, record.origin, f"expected a Mixpanel event object, got {type(ev).__name__}",
                             record.size)
+            return
+        if is_profile_update(ev):  # no event id of its own: its origin; `$time` is in ms
+            yield Event(source=self.name, event_id=record.origin, origin=record.origin, payload=ev,
+                        timestamp=epoch_to_datetime(ev.get("$time")), size=record.size)
             return
         # `properties` as JSON text is read here for the event's metadata only: the payload stays the
         # record itself (the engine decodes the JSON view), so a scrub edits the text that is written back

@@ -109,6 +109,16 @@ DEFAULT_SELECTORS += tuple(
     ]
 )
 
+DEFAULT_SELECTORS += tuple(
+    Selector(path=p, profile="skip", source=src)  # type: ignore[arg-type]
+    for src, p in [
+        # the public project keys analytics clients must send (ingestion fails without them): PostHog's
+        # write-only project key, Mixpanel's project token, Segment's write key; never free text
+        ("posthog", "api_key"), ("posthog", "properties.token"), ("mixpanel", "properties.token"),
+        ("mixpanel", "$token"), ("segment", "writeKey"),
+    ]
+)
+
 DEFAULT_NUMERIC_KEYS: tuple[str, ...] = (
     "ssn", "socialsecuritynumber", "phone", "phonenumber", "mobile", "mrn", "medicalrecordnumber",
     "npi", "memberid", "dob", "zip", "zipcode", "postalcode", "cardnumber", "creditcard",

@@ -98,7 +98,7 @@ def test_segment_python_library(make_server, upstream, tmp_path):
     planted = canaries("seg", 7)
     errors: list[Exception] = []
     client = analytics.Client(write_key="wk_notarealwritekey", host=url, gzip=True, max_retries=0,
-                              upload_interval=60, on_error=lambda exc, batch: errors.append(exc))
+                              upload_interval=0.2, on_error=lambda exc, batch: errors.append(exc))
     context = {"page": {"url": f"https://app.example.com/labs?email={planted[0]}", "title": planted[1]},
                "traits": {"email": planted[2]}}
     client.track("user-9", "Lab Ordered", {"ssn": planted[3], "note": f"for {planted[4]}"}, context=context)
@@ -155,7 +155,7 @@ def test_mixpanel_python_library(make_server, upstream, tmp_path):
 
 
 def test_vendor_refusals_pass_back_and_routes_need_prefixes(make_server, upstream):
-    from pipeline.config import Config, ConfigError  # noqa: F401
+    from pipeline.config import Config
 
     url = make_server(vercel={"enabled": False}, analytics={
         "mixpanel": {"enabled": True, "upstream": upstream.url, "prefix": "/mp"},
@@ -164,6 +164,6 @@ def test_vendor_refusals_pass_back_and_routes_need_prefixes(make_server, upstrea
     r = httpx.post(f"{url}/mp/track", data={"data": json.dumps({"event": "e", "properties": {
         "distinct_id": "d", "time": 1700000000, "token": "t"}}), "verbose": "1"})
     assert r.status_code == 400 and r.json() == {"status": 0, "error": "token missing"}
-    assert upstream.paths == ["/track?"] or upstream.paths[0].startswith("/track")
+    assert upstream.paths == ["/track"] and parse_qs(upstream.bodies[0].decode())["verbose"] == ["1"]
     with pytest.raises(Exception, match="collide"):
         Config.model_validate({"serve": {"analytics": {"mixpanel": {"enabled": True}, "posthog": {"enabled": True}}}})

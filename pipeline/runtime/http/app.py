@@ -202,7 +202,10 @@ def cors(handler):
             headers.update({"Access-Control-Allow-Methods": "GET, POST, OPTIONS", "Access-Control-Max-Age": "3600",
                             "Access-Control-Allow-Headers": asked if _HEADER_LIST.fullmatch(asked) else ""})
             return Response(status_code=204, headers=headers)
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except HttpError as exc:  # answered here, so that the browser may read the error too
+            response = error(exc.status, exc.message, exc.retry)
         response.headers.update(headers)
         return response
     return wrapped

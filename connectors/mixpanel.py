@@ -1,4 +1,5 @@
-"""Mixpanel: raw-export JSONL (`{"event", "properties"}`), JSON-pipelines rows and `/engage` profile updates.
+"""Mixpanel: raw-export JSONL (`{"event", "properties"}`), JSON-pipelines rows, and `/engage` (`/groups`)
+profile updates (`{"$token", "$distinct_id", "$set": {...}}`), whose payload is the update itself.
 
 `event_id` is `properties.$insert_id` (pipelines: `insert_id`); `route` the
 path of `$current_url`; time is in seconds (or ms with `time_in_ms`). A profile
@@ -20,24 +21,26 @@ from connectors.files import RawRecord
 from core.model import BadRecord, Event
 
 
-ENGAGE_OPERATIONS = frozenset({"$set", "$set_once", "$add", "$union", "$append", "$remove", "$unset", "$delete"})
-
-
-def is_engage(value: Any) -> bool:
-    """A `/engage` profile update: a distinct id and at least one profile operation."""
-    return isinstance(value, dict) and "$distinct_id" in value and not ENGAGE_OPERATIONS.isdisjoint(value)
-
-
 def is_mixpanel(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
-    if is_engage(value):
+    if is_profile_update(value):
         return True
     if "event" in value and isinstance(value.get("properties"), dict):
         props = value["properties"]
         return "time" in props and ("$insert_id" in props or "distinct_id" in props or "mp_lib" in props
                                     or "mp_processing_time_ms" in props or "token" in props)
     return "event_name" in value and ("insert_id" in value or "distinct_id" in value) and "properties" in value
+
+
+PROFILE_OPERATIONS = frozenset({"$set", "$set_once", "$add", "$append", "$union", "$remove", "$unset", "$delete"})
+
+
+def is_profile_update(value: Any) -> bool:
+    """An `/engage` (user) or `/groups` (group) profile update: whose profile, and at least one operation
+    (the `$token` is there on the wire, often not in exports)."""
+    return (isinstance(value, dict) and ("$distinct_id" in value or "$group_id" in value)
+            and not PROFILE_OPERATIONS.isdisjoint(value.keys()))
 
 
 def mixpanel_event_id(ev: dict, fallback: str) -> str:
@@ -69,7 +72,7 @@ class Mixpanel:
             yield BadRecord(self.name, record.origin, f"expected a Mixpanel event object, got {type(ev).__name__}",
                             record.size)
             return
-        if is_engage(ev):
+        if is_profile_update(ev):  # no event id of its own: its origin; `$time` is in ms
             yield Event(source=self.name, event_id=record.origin, origin=record.origin, payload=ev,
                         timestamp=epoch_to_datetime(ev.get("$time")), size=record.size)
             return

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors import jsonlogs  # the conventions' defaults live with the connector that uses them
 from core.model import ENTITY_TYPES
@@ -107,6 +107,16 @@ DEFAULT_SELECTORS += tuple(
         ("contexts.trace.parent_span_id", "skip"),
         ("contexts.os.*", "machine"), ("contexts.browser.*", "machine"), ("contexts.device.*", "machine"),
         ("contexts.runtime.*", "machine"), ("contexts.app.*", "machine"),
+    ]
+)
+
+DEFAULT_SELECTORS += tuple(
+    Selector(path=p, profile="skip", source=src)  # type: ignore[arg-type]
+    for src, p in [
+        # the public project keys analytics clients must send (ingestion fails without them): PostHog's
+        # write-only project key, Mixpanel's project token, Segment's write key; never free text
+        ("posthog", "api_key"), ("posthog", "properties.token"), ("mixpanel", "properties.token"),
+        ("mixpanel", "$token"), ("segment", "writeKey"),
     ]
 )
 
@@ -239,13 +249,71 @@ class OtlpRoute(_Strict):
     upstream: str | None = Field(None, description="the collector's base URL: scrubbed requests go to "
                                                    "UPSTREAM/v1/logs and UPSTREAM/v1/traces")
 
+class SentryIngestRoute(_Strict):
+    """`POST /api/<project>/envelope/` and `/store/`: an SDK's DSN pointed at phiscan (`https://<key>@phiscan/<p>`).
+
+    The request's public key and project must be those of one of `allowed_dsns`; the clean
+    event goes to that DSN's own scheme, host and port.
+    """
+
+    enabled: bool = False
+    allowed_dsns: list[str] = Field(default_factory=list)
+    upstream: str | None = Field(None, description="base URL to forward to instead of the DSN's host (testing)")
+
+
+class AnalyticsVendor(_Strict):
+    """A scrubbing proxy in front of one analytics vendor's ingestion API."""
+
+    enabled: bool = False
+    upstream: str = Field("", description="the vendor's API base URL (scheme and host, no path)")
+    prefix: str = Field("", description="mount the vendor's routes under this path (`/ph`): the client's host "
+                                        "then is `https://phiscan.host/ph`")
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value and (not value.startswith("/") or value.endswith("/")):
+            raise ValueError("a prefix starts with '/' and does not end with one (or is empty)")
+        return value
+
+
+class PostHogProxy(AnalyticsVendor):
+    upstream: str = "https://us.i.posthog.com"
+
+
+class SegmentProxy(AnalyticsVendor):
+    upstream: str = "https://api.segment.io"
+
+
+class MixpanelProxy(AnalyticsVendor):
+    upstream: str = "https://api.mixpanel.com"
+
+
+class AnalyticsConfig(_Strict):
+    posthog: PostHogProxy = Field(default_factory=PostHogProxy)
+    segment: SegmentProxy = Field(default_factory=SegmentProxy)
+    mixpanel: MixpanelProxy = Field(default_factory=MixpanelProxy)
+
+    @model_validator(mode="after")
+    def _no_shared_routes(self) -> AnalyticsConfig:
+        # PostHog and Mixpanel both answer /decide and /flags: one of them needs a prefix of its own
+        if self.posthog.enabled and self.mixpanel.enabled and self.posthog.prefix == self.mixpanel.prefix:
+            raise ValueError("posthog and mixpanel routes collide (/decide, /flags): give one of them a prefix")
+        return self
+
 
 class ServeConfig(_Strict):
     vercel: VercelRoute = Field(default_factory=VercelRoute)
     otlp: OtlpRoute = Field(default_factory=OtlpRoute)
     sentry_tunnel: SentryTunnelRoute = Field(default_factory=SentryTunnelRoute)
+    sentry: SentryIngestRoute = Field(default_factory=SentryIngestRoute)
     sentry_webhook: SentryWebhookRoute = Field(default_factory=SentryWebhookRoute)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed on the Sentry and "
+                                    "analytics routes (exact `https://app.example.com`; `*` only if set)")
     max_body_bytes: int = Field(5 << 20, ge=1024)
+    max_envelope_bytes: int = Field(100 << 20, ge=1024, description="a Sentry envelope on the wire, binary items "
+                                    "included (dropped while reading); what is kept is bounded by max_body_bytes")
     max_concurrent: int = Field(32, ge=1, description="requests in flight; past it: 429 with Retry-After")
     outbound_timeout_seconds: float = Field(5.0, gt=0)
     read_timeout_seconds: float = Field(10.0, gt=0, description="a body not received in this time: 408")

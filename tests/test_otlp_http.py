@@ -15,8 +15,6 @@ import pytest
 
 from connectors import documents
 from pipeline.config import Config
-from pipeline.runtime import http_otlp
-from pipeline.runtime.serve import create_app
 from tests.kafka_broker import free_port
 from tests.otlp_sdk import Recorder, emit
 
@@ -27,12 +25,6 @@ ITEMS = [
     ("POST /api/intake", {"http.route": "/api/intake"}, "intake saved", {"patient.email": f"lee.w@{DOMAIN}"}),
     ("GET /healthz", {}, "ok", {}),
 ]
-
-
-def with_otlp(app):
-    """The app with the OTLP routes added the way `create_app` adds them (`serve.otlp.enabled`)."""
-    app.router.routes.extend(http_otlp.routes(lambda request: request.app.state.ingest))
-    return app
 
 
 @pytest.fixture()
@@ -46,8 +38,7 @@ def collector():
 def phiscan(engine, tmp_path, collector, monkeypatch):
     import tests.test_serve as serve_tests
 
-    monkeypatch.setattr(serve_tests, "create_app", lambda runtime: with_otlp(create_app(runtime)))
-    running = []
+    running = []  # the routes are mounted by create_app itself, from `serve.otlp.enabled`
 
     def start(upstream: str | None = collector.url):
         cfg = Config.model_validate({"serve": {"out_dir": str(tmp_path / "out"),

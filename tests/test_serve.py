@@ -34,26 +34,38 @@ PHI_RECORDS = [drain(1, f"signup {PLANTED[0]}"), drain(2, f"ssn {PLANTED[1]} for
 
 
 class Upstream:
-    """A local HTTP server that records what it received."""
+    """A local HTTP server that records what it received (bodies, paths, headers) and answers as told."""
 
     def __init__(self):
         self.bodies: list[bytes] = []
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self.status = 200  # what it answers: a test may make it refuse (4xx) or rate-limit (429)
         self.answer_headers: dict[str, str] = {}
+        self.answer_body = b'{"id": "ok"}'
+        self.received = threading.Condition()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("content-length", 0))
-                outer.bodies.append(self.rfile.read(n))
-                outer.paths.append(self.path)
+            def _answer(self, body: bytes):
+                with outer.received:
+                    outer.bodies.append(body)
+                    outer.paths.append(self.path)
+                    outer.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    outer.received.notify_all()
                 self.send_response(outer.status)
                 for k, v in outer.answer_headers.items():
                     self.send_header(k, v)
                 self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(outer.answer_body)))
                 self.end_headers()
-                self.wfile.write(b'{"id": "ok"}')
+                self.wfile.write(outer.answer_body)
+
+            def do_POST(self):
+                self._answer(self.rfile.read(int(self.headers.get("content-length", 0))))
+
+            def do_GET(self):
+                self._answer(b"")
 
             def log_message(self, *a):
                 pass
@@ -61,6 +73,11 @@ class Upstream:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 30) -> bool:
+        """Until `count` requests arrived (clients send from background threads), bounded."""
+        with self.received:
+            return self.received.wait_for(lambda: len(self.bodies) >= count, timeout)
 
     def close(self):
         self.httpd.shutdown()

@@ -95,3 +95,53 @@ def test_a_crashing_route_is_a_counted_500_without_content(make_server, tmp_path
     assert r.status_code == 500 and "secret" not in r.text and not any(p in r.text for p in PLANTED)
     metrics = httpx.get(f"{url}/metrics").text
     assert 'phiscan_http_requests_total{route="vercel",status="500"} 1.0' in metrics
+
+
+def test_every_content_encoding_is_read_and_bounded(make_server, tmp_path):
+    """gzip, zlib and raw deflate, br: read; a br bomb is 413, truncation 400, an unknown coding 415."""
+    import zlib
+
+    import brotli
+
+    url = make_server(vercel={"secret": SECRET}, max_body_bytes=8192)
+    body = json.dumps(PHI_RECORDS).encode()
+    raw_deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    encoded = {"deflate": zlib.compress(body), "br": brotli.compress(body),
+               "x-gzip": gzip.compress(body)}
+    encoded_raw = raw_deflate.compress(body) + raw_deflate.flush()
+
+    def post(data, encoding):
+        return httpx.post(f"{url}/ingest/vercel", content=data, timeout=30,
+                          headers={"x-vercel-signature": sign(data), "content-encoding": encoding})
+
+    for encoding, data in encoded.items():
+        assert post(data, encoding).json()["accepted"] == 2, encoding
+    assert post(encoded_raw, "deflate").json()["accepted"] == 2
+    assert post(brotli.compress(b"[" + b" " * 10_000_000 + b"]"), "br").status_code == 413
+    truncated = post(encoded["br"][:-3], "br")
+    assert truncated.status_code == 400 and not any(p in truncated.text for p in PLANTED)
+    assert post(encoded["deflate"], "compress").status_code == 415
+
+
+def test_envelope_slimmer_is_independent_of_chunk_boundaries():
+    """Binary items are dropped the same way wherever the network cuts the stream."""
+    from connectors import documents
+    from pipeline.runtime.http.body import EnvelopeSlimmer
+
+    event = json.dumps({"event_id": "d" * 32, "message": "hi"}).encode()
+    blob = b"\x00\x01 attachment " + PLANTED[1].encode() + b"\n more"
+    env = (b'{"event_id":"' + b"d" * 32 + b'"}\n'
+           + json.dumps({"type": "attachment", "length": len(blob), "filename": "a.bin"}).encode() + b"\n" + blob
+           + b"\n" + json.dumps({"type": "event", "length": len(event)}).encode() + b"\n" + event + b"\n"
+           + b'{"type":"client_report"}\n{"discarded_events":[]}\n')
+    expected = None
+    for size in range(1, len(env) + 1, 7):
+        slim = EnvelopeSlimmer(keep_limit=4096, total_limit=1 << 20)
+        for i in range(0, len(env), size):
+            slim.write(env[i:i + size])
+        out = slim.finish()
+        assert PLANTED[1].encode() not in out and slim.dropped == 1
+        expected = expected or out
+        assert out == expected, size
+    doc = documents.parse(expected, "sentry", "t")
+    assert len(doc.skipped) == 1 and "hi" in [e.payload.get("message") for e in doc.events if not e.wrapper]

@@ -45,22 +45,35 @@ class RawRecord:
     layout: str  # "ndjson" | "array" | "object" | "protobuf" (an OTLP request, decoded to its JSON shape)
 
 
-def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files named directly, and every file below named directories (sorted, hidden ones skipped)."""
+def iter_input_files(paths: Iterable[str | Path], on_skip=None) -> Iterator[Path]:
+    """Files named directly, and every file below named directories (sorted).
+
+    Inside directories, hidden entries, phiscan's own files (docs, keys, databases,
+    configs), labels files and phiscan output directories are not read; each one is
+    told to `on_skip(path, reason)`, so a scan can say what it left out and why.
+    """
+    skip = on_skip or (lambda path, reason: None)
     for p in paths:
         path = Path(p)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                if "findings.duckdb" in files:  # a phiscan output directory: never scan our own findings
-                    dirs[:] = []
-                    continue
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.startswith(".") or name.endswith(SKIP_SUFFIXES) or name == "labels.jsonl":
-                        continue
-                    yield Path(root) / name
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        for root, dirs, files in os.walk(path):
+            if "findings.duckdb" in files:  # a phiscan output directory: never scan our own findings
+                skip(Path(root), "a phiscan output directory")
+                dirs[:] = []
+                continue
+            for d in sorted(d for d in dirs if d.startswith(".")):
+                skip(Path(root) / d, "hidden directory")
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                reason = ("hidden file" if name.startswith(".") else
+                          f"not telemetry ({Path(name).suffix})" if name.endswith(SKIP_SUFFIXES) else
+                          "a labels file" if name == "labels.jsonl" else None)
+                if reason:
+                    skip(Path(root) / name, reason)
+                    continue
+                yield Path(root) / name
 
 
 def open_decompressed(path: Path) -> IO[bytes]:
@@ -214,7 +227,7 @@ def read_json_records(path: Path, source: str, *, max_record_bytes: int,
             yield BadRecord(source, name, "empty file", 0)
             return
         if b"\x00" in head:
-            yield BadRecord(source, name, "binary file, not JSON or NDJSON", len(head))
+            yield BadRecord(source, name, "binary file, not JSON or NDJSON", path.stat().st_size)
             return
         try:
             if first == b"[":

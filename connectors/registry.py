@@ -54,7 +54,14 @@ LAYOUT_FORMATS = {
 
 
 class FormatError(ValueError):
-    """A file is not in the requested format, or no format recognises it."""
+    """A file is not in the requested format, or no format recognises it.
+
+    `reason` is the short, content-free reason recorded in the errors table.
+    """
+
+    def __init__(self, message: str, reason: str = "unrecognised format"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def _sniff(connector: FileConnector, value: Any) -> bool:
@@ -135,7 +142,10 @@ def resolve_format(path: Path, fmt: str = "auto", max_record_bytes: int = 1 << 2
     """
     layout = sniff_layout(path)
     if layout in ("binary", "empty"):
-        return fmt if fmt != "auto" else "vercel"  # the reader reports the file as bad input
+        if fmt != "auto":
+            return fmt  # the reader reports the file as bad input of that format
+        what = "an empty file" if layout == "empty" else "a binary file (not text, JSON, CSV or Parquet)"
+        raise FormatError(f"{path}: {what}", reason=what)
     allowed = LAYOUT_FORMATS.get(layout)
     if fmt != "auto" and allowed is not None and fmt not in allowed:
         raise FormatError(f"{path}: a {layout} file cannot be in the {fmt} format (it can be: "

@@ -104,7 +104,8 @@ def _summary(findings=97):
     return SimpleNamespace(files=2, events=10, findings=findings, phi_events=1, by_entity=Counter(EMAIL=findings),
                            by_source=Counter(vercel=findings), formats=Counter(vercel=2), skipped=0,
                            skip_reasons=Counter({"labels.jsonl (labels file)": 1}), errors=0,
-                           error_reasons=Counter(), seconds=1.0, events_per_second=10.0, db_path=None)
+                           error_reasons=Counter(), seconds=1.0, events_per_second=10.0, db_path=None,
+                           skipped_files=Counter())
 
 
 def _console():

@@ -152,3 +152,29 @@ def test_scrub_reads_standard_input(tmp_path):
                          capture_output=True, env={**os.environ, **KEY_ENV}, timeout=300)
     assert res.returncode == 0, res.stderr.decode()[-2000:]
     assert len(out.read_text().splitlines()) == 3 and "patient@example.org" not in out.read_text()
+
+
+def test_explain_names_every_file_left_out_and_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHISCAN_FINGERPRINT_KEY", "inputs-test-key-not-a-secret")
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "app.log").write_text("user jane.patient@example.org\n")
+    (src / ".hidden.log").write_text("user maria.patient@example.org\n")
+    (src / "labels.jsonl").write_text("{}\n")
+    (src / "NOTES.md").write_text("notes\n")
+    (src / "empty.ndjson").write_text("")
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+    (src / "logo.png").write_bytes(png)
+    monkeypatch.chdir(tmp_path)  # short paths: the log lines are not wrapped
+    res = CliRunner().invoke(main, ["scan", "in", "--out", "out", "--explain", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    for name, reason in ((".hidden.log", "hidden file"), ("labels.jsonl", "a labels file"),
+                         ("NOTES.md", "not telemetry (.md)")):
+        assert name in out and reason in out, (name, out[-3000:])
+    assert "logo.png: format" not in out and "empty.ndjson: format" not in out  # never "format vercel (detected)"
+    errors = dict((r[0].rsplit("/", 1)[-1], (r[1], r[2])) for r in
+                  _rows(tmp_path / "out", "SELECT origin, reason, size FROM errors"))
+    assert errors["logo.png"] == ("a binary file (not text, JSON, CSV or Parquet)", len(png))  # size on disk
+    assert errors["empty.ndjson"][0] == "an empty file"
+    assert "files not read: hidden file" in out

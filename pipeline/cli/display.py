@@ -123,6 +123,8 @@ def summary_table(summary: Any, new: int | None = None) -> Table:
         table.add_row("skipped (binary items)", f"{summary.skipped:,}")
     for reason, n in summary.skip_reasons.most_common():
         table.add_row(f"  skipped: {reason}", f"{n:,}")
+    for reason, n in summary.skipped_files.most_common():
+        table.add_row(f"  files not read: {reason}", f"{n:,}")
     table.add_row("errors", f"{summary.errors:,}")
     for reason, n in summary.error_reasons.most_common(5):
         table.add_row(f"  {reason}", f"{n:,}")

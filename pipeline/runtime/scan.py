@@ -57,6 +57,7 @@ class ScanSummary:
     by_source: Counter = field(default_factory=Counter)
     error_reasons: Counter = field(default_factory=Counter)
     skip_reasons: Counter = field(default_factory=Counter)
+    skipped_files: Counter = field(default_factory=Counter)  # files the walk left out, by reason
     formats: Counter = field(default_factory=Counter)
     db_path: Path | None = None
 
@@ -158,7 +159,7 @@ def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, stor
             if fmt != "auto":
                 raise
             log.warning("%s", exc)
-            _input_error(store, summary, BadRecord("unknown", str(path), "unrecognised format", 0), "-format")
+            _input_error(store, summary, BadRecord("unknown", str(path), exc.reason, _size(path)), "-format")
             continue
         except OSError as exc:
             units.append(Unit(path, fmt if fmt != "auto" else "vercel"))  # the reader reports it
@@ -170,6 +171,19 @@ def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, stor
         else:
             units.append(Unit(path, concrete))
     return units
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _skipped(summary: ScanSummary, path: Path, reason: str) -> None:
+    """A file the walk left out on purpose: counted by reason and said at `--explain` (-v) level."""
+    summary.skipped_files[reason] += 1
+    log.info("%s: skipped (%s)", path, reason)
 
 
 def _input_error(store: ParquetStore, summary: ScanSummary, bad: BadRecord, suffix: str) -> None:
@@ -188,7 +202,7 @@ def input_files(paths: Sequence[str | Path], spool: Path | None, store: ParquetS
     def local_or_remote() -> Iterator[Path]:
         for p in paths:
             if not is_remote(p):
-                yield from iter_input_files([p])
+                yield from iter_input_files([p], on_skip=lambda path, why: _skipped(summary, path, why))
                 continue
             if spool is None:
                 raise ValueError("object-store inputs need a spool directory")

@@ -75,7 +75,7 @@ def child_scan(args: argparse.Namespace) -> None:
     from pipeline.analyst.evaluate import evaluate
     from pipeline.runtime.scan import scan_paths
 
-    os.environ.setdefault("PHISCAN_FINGERPRINT_KEY", "bench-key")
+    os.environ.setdefault("PHISCAN_FINGERPRINT_KEY", "bench-key-not-a-secret")
     t0 = time.perf_counter()
     summary = scan_paths([args.child_scan], args.out, workers=args.workers)
     total = time.perf_counter() - t0
@@ -99,7 +99,7 @@ def run_scan(corpus: Path, out: Path, workers: int, labels: Path | None = None) 
 
 
 def cold_start(corpus: Path) -> float:
-    code = ("import os; os.environ.setdefault('PHISCAN_FINGERPRINT_KEY','k')\n"
+    code = ("import os; os.environ.setdefault('PHISCAN_FINGERPRINT_KEY','bench-key-not-a-secret')\n"
             "from pathlib import Path\n"
             "from connectors.registry import read_events\n"
             "from pipeline.runtime.scan import build_engine\nfrom pipeline.config import Config\n"

@@ -32,7 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=20_000)
     args = ap.parse_args()
-    os.environ.setdefault("PHISCAN_FINGERPRINT_KEY", "bench-key")
+    os.environ.setdefault("PHISCAN_FINGERPRINT_KEY", "bench-key-not-a-secret")
     tmp = Path(tempfile.mkdtemp(prefix="phiscan-kafka-bench-"))
     values = [orjson.dumps(r) for r, _ in generate(args.events, 11)]
     (tmp / "events.ndjson").write_bytes(b"\n".join(values) + b"\n")

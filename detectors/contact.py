@@ -199,11 +199,8 @@ class LogPhoneRecognizer(LocalRecognizer):
                 if not (trunk and formatted) and in_context is None:
                     in_context = bool(_CONTEXT_WORD.search(text))
                 if trunk or in_context:
-                    regions = [r for r in _NATIONAL_REGIONS if _valid(phonenumbers, main, r)]
-                    if regions and trunk and (formatted or any(_mobile(phonenumbers, main, r) for r in regions)):
-                        score = 0.5
-                    elif regions and in_context:
-                        score = 0.4
+                    score = _national_score(phonenumbers, main, stripped.startswith("0"), trunk, formatted,
+                                            bool(in_context))
             if score is not None:
                 results.append(self._phone_result(m.start(), m.end(), score))
         return results
@@ -212,6 +209,38 @@ class LogPhoneRecognizer(LocalRecognizer):
         meta = {RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}
         why = AnalysisExplanation(recognizer=self.name, original_score=score, textual_explanation="libphonenumber")
         return RecognizerResult("PHONE_NUMBER", start, end, score, why, meta)
+
+
+_REGIONS_BY_PREFIX: dict[bool, tuple[str, ...]] = {}
+
+
+def _candidate_regions(phonenumbers, leading_zero: bool) -> tuple[str, ...]:
+    """The regions a national number can belong to: a leading 0 is a trunk prefix (or, in Italy, part of
+    the number); without one, only regions that dial no `0` trunk prefix (NANP, Spain, Denmark...)."""
+    hit = _REGIONS_BY_PREFIX.get(leading_zero)
+    if hit is None:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region
+        hit = tuple(r for r in _NATIONAL_REGIONS if (meta(r).national_prefix in ("0", None)) == leading_zero
+                    or meta(r).national_prefix is None)
+        _REGIONS_BY_PREFIX[leading_zero] = hit
+    return hit
+
+
+def _national_score(phonenumbers, main: str, leading_zero: bool, trunk: bool, formatted: bool,
+                    in_context: bool) -> float | None:
+    """0.5 for a trunk-prefixed number valid in a region (bare: a mobile one), 0.4 for any valid number in
+    context, else None. Regions are tried lazily and the search stops at the first answer that decides."""
+    score = None
+    for region in _candidate_regions(phonenumbers, leading_zero):
+        if not _valid(phonenumbers, main, region):
+            continue
+        if trunk and (formatted or _mobile(phonenumbers, main, region)):
+            return 0.5
+        if in_context:
+            score = 0.4
+            if not trunk:
+                return score
+    return score
 
 
 def _mobile(phonenumbers, text: str, region: str) -> bool:

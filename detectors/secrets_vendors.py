@@ -105,8 +105,12 @@ def find_prefixed(text: str) -> list[tuple[str, int, int, str]]:
             continue
         for m in fmt.pattern.finditer(text):
             token = m.group(0)
-            if fmt.valid(token) or (fmt.check == "github_crc32" and not is_placeholder(token)
-                                    and _NAMED_BEFORE.search(text, max(0, m.start() - 24), m.start())):
+            named = _NAMED_BEFORE.search(text, max(0, m.start() - 24), m.start()) is not None
+            if fmt.check == "named":  # published public keys share the shape: only a vouching name makes it one
+                ok = named and not is_placeholder(token) and shannon_entropy(token) >= 3.0
+            else:
+                ok = fmt.valid(token) or (fmt.check == "github_crc32" and not is_placeholder(token) and named)
+            if ok:
                 found.append((fmt.entity, m.start(), m.end(), fmt.id))
     return found
 

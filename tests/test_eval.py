@@ -67,3 +67,19 @@ def test_eval_cases_scores_recall_false_alarms_and_lists_misses_without_text(eng
     assert doc["by_source"]["b"]["false_alarms"] == 1 and len(doc["misses"]) == 2
     assert "415-555-0134" not in res.output and "weather" not in res.output  # indexes and notes, never values
     assert CliRunner().invoke(main, ["eval"]).exit_code == 2
+
+
+def test_eval_on_a_wrong_file_is_a_clear_usage_error(tmp_path):
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text('{"foo": 1}\n')
+    (tmp_path / "out").mkdir()
+    res = CliRunner().invoke(main, ["eval", "--cases", str(wrong)])
+    assert res.exit_code == 2 and "missing text, expect" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(main, ["eval", str(wrong), str(tmp_path / "out")])
+    assert res.exit_code == 2 and "wrong.jsonl:1: missing source" in res.output
+
+
+def test_no_findings_is_no_precision():
+    from pipeline.analyst.evaluate import Score
+
+    assert Score(labels=3).precision is None and Score().recall is None and Score(labels=2, found=1).recall == 0.5

@@ -31,12 +31,47 @@ class Score:
     correct: int = 0
 
     @property
-    def recall(self) -> float:
-        return self.found / self.labels if self.labels else 1.0
+    def recall(self) -> float | None:
+        return self.found / self.labels if self.labels else None  # nothing to find: no recall, not 1.000
 
     @property
-    def precision(self) -> float:
-        return self.correct / self.findings if self.findings else 1.0
+    def precision(self) -> float | None:
+        return self.correct / self.findings if self.findings else None  # nothing found: no precision
+
+
+def _ratio(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+class LabelsError(ValueError):
+    """A labels or cases file is not in the documented format; the message names the line and the key."""
+
+
+LABEL_KEYS = ("source", "event_id", "field_path", "start", "end", "entity_type")
+CASE_KEYS = ("text", "expect")
+
+
+def _rows(path: str | Path, required: tuple[str, ...], what: str, skip_kind: str | None = None):
+    """The JSON lines of a labels or cases file, each checked for the keys its format needs."""
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise LabelsError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                raise LabelsError(f"{path}:{n}: not a JSON line (see README: {what} format)") from None
+            if not isinstance(row, dict):
+                raise LabelsError(f"{path}:{n}: expected a JSON object (see README: {what} format)")
+            if skip_kind is None or row.get("kind") != skip_kind:
+                missing = [k for k in required if k not in row]
+                if missing:
+                    raise LabelsError(f"{path}:{n}: missing {', '.join(missing)} (see README: {what} format)")
+            yield row
 
 
 @dataclass
@@ -56,15 +91,11 @@ class EvalReport:
 def load_labels(path: str | Path) -> tuple[set[tuple[str, str]], list[dict]]:
     events: set[tuple[str, str]] = set()
     labels: list[dict] = []
-    with open(path, "rb") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            row = orjson.loads(line)
-            if row.get("kind") == "event":
-                events.add((row["source"], str(row["event_id"])))
-            else:
-                labels.append(row)
+    for row in _rows(path, LABEL_KEYS, "labels", skip_kind="event"):
+        if row.get("kind") == "event":
+            events.add((row["source"], str(row["event_id"])))
+        else:
+            labels.append(row)
     return events, labels
 
 
@@ -122,7 +153,8 @@ def render_report(console: Console, report: EvalReport, fmt: str = "table") -> N
     if fmt == "json":
         def row(s: Score) -> dict:
             return {"labels": s.labels, "found": s.found, "findings": s.findings, "correct": s.correct,
-                    "recall": round(s.recall, 4), "precision": round(s.precision, 4)}
+                    "recall": None if s.recall is None else round(s.recall, 4),
+                    "precision": None if s.precision is None else round(s.precision, 4)}
         console.print_json(orjson.dumps({
             "overall": row(report.overall),
             "by_entity": {k: row(v) for k, v in report.by_entity.items()},
@@ -139,7 +171,7 @@ def render_report(console: Console, report: EvalReport, fmt: str = "table") -> N
             table.add_row(name, "", "", "", "", "", "")
             continue
         table.add_row(name, str(s.labels), str(s.found), str(s.findings), str(s.correct),
-                      f"{s.recall:.3f}", f"{s.precision:.3f}")
+                      _ratio(s.recall), _ratio(s.precision))
     console.print(table)
     console.print(f"events {report.events:,}; benign events {report.benign_events:,}; "
                   f"false findings per 1,000 benign events {report.false_per_1000_benign:.2f}")
@@ -154,8 +186,8 @@ def render_by_source(console: Console, labels_path: str | Path, out_dir: str | P
     table = Table("source", "events", "labels", "recall", "precision", "false / 1k benign", title="phiscan eval by source")
     for src in sources_of(labels_path):
         rep = evaluate(labels_path, out_dir, src)
-        table.add_row(src, str(rep.events), str(rep.overall.labels), f"{rep.overall.recall:.3f}",
-                      f"{rep.overall.precision:.3f}", f"{rep.false_per_1000_benign:.2f}")
+        table.add_row(src, str(rep.events), str(rep.overall.labels), _ratio(rep.overall.recall),
+                      _ratio(rep.overall.precision), f"{rep.false_per_1000_benign:.2f}")
     console.print(table)
 
 
@@ -212,8 +244,7 @@ class CaseReport:
 
 
 def load_cases(path: str | Path) -> list[dict]:
-    with open(path, "rb") as fh:
-        return [orjson.loads(line) for line in fh if line.strip()]
+    return list(_rows(path, CASE_KEYS, "cases"))
 
 
 def _type_matches(label_type: str, found_type: str) -> bool:

@@ -28,13 +28,14 @@ def _analyst_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from pipeline.analyst.evaluate import LabelsError
         from pipeline.analyst.policy import PolicyError
         from pipeline.analyst.triage import TriageError
         from pipeline.storage.catalog import NotAnOutputDir
 
         try:
             return fn(*args, **kwargs)
-        except (NotAnOutputDir, PolicyError, TriageError) as exc:
+        except (NotAnOutputDir, PolicyError, TriageError, LabelsError) as exc:
             raise click.UsageError(str(exc)) from None
     return wrapper
 
@@ -82,6 +83,7 @@ def query(sql, out_dir, fmt):
 @click.option("--format", "fmt", default="table", type=click.Choice(["table", "json"]), show_default=True)
 @click.option("--source", default=None, help="Score only the events of this source.")
 @click.option("--by-source", is_flag=True, help="Also print one line per source.")
+@_analyst_errors
 def eval_cmd(labels, findings_dir, cases, by, misses, config_path, fmt, source, by_source):
     """Score detection: findings of a scan against a labels file (LABELS FINDINGS_DIR), or text cases (--cases)."""
     if cases is not None:

@@ -52,6 +52,11 @@ def events_of(connector: FileConnector, record: RawRecord) -> list[Event | BadRe
     return items
 
 
+def wrong_shape(source: str, record: RawRecord, value: Any, what: str) -> BadRecord:
+    """The bad record for a record of the wrong JSON type (a list where a vendor object belongs): names types only."""
+    return BadRecord(source, record.origin, f"expected {what}, got {type(value).__name__}", record.size)
+
+
 def epoch_to_datetime(value: Any) -> datetime | None:
     """A timestamp in s, ms or µs since the epoch (number or numeric string) as aware UTC."""
     try:

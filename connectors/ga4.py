@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.base import epoch_to_datetime, file_position_id, url_path
+from connectors.base import epoch_to_datetime, file_position_id, url_path, wrong_shape
 from connectors.files import RawRecord
 from core.model import BadRecord, Event
 
@@ -51,8 +51,7 @@ class GA4:
     def events(self, record: RawRecord) -> Iterator[Event | BadRecord]:
         row = record.value
         if not isinstance(row, dict):
-            yield BadRecord(self.name, record.origin, f"expected a GA4 row object, got {type(row).__name__}",
-                            record.size)
+            yield wrong_shape(self.name, record, row, "a GA4 row object")
             return
         if record.layout == "table":  # in place: the payload must stay the record itself
             converted = _ints_as_strings(row)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.base import iso_to_datetime, url_path
+from connectors.base import iso_to_datetime, url_path, wrong_shape
 from connectors.files import RawRecord
 from core.model import BadRecord, Event
 
@@ -128,8 +128,7 @@ class JsonLogs:
     def events(self, record: RawRecord) -> Iterator[Event | BadRecord]:
         value = record.value
         if not isinstance(value, dict):
-            yield BadRecord(self.name, record.origin, f"expected a JSON object, got {type(value).__name__}",
-                            record.size)
+            yield wrong_shape(self.name, record, value, "a JSON object")
             return
         batch = _batch(value)
         if batch is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from connectors.base import epoch_to_datetime, url_path
+from connectors.base import epoch_to_datetime, url_path, wrong_shape
 from connectors.files import RawRecord
 from core.model import BadRecord, Event
 
@@ -69,8 +69,7 @@ class Mixpanel:
     def events(self, record: RawRecord) -> Iterator[Event | BadRecord]:
         ev = record.value
         if not isinstance(ev, dict):
-            yield BadRecord(self.name, record.origin, f"expected a Mixpanel event object, got {type(ev).__name__}",
-                            record.size)
+            yield wrong_shape(self.name, record, ev, "a Mixpanel event object")
             return
         if is_profile_update(ev):  # no event id of its own: its origin; `$time` is in ms
             yield Event(source=self.name, event_id=record.origin, origin=record.origin, payload=ev,

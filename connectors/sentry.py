@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from connectors.base import iso_to_datetime
-from connectors.files import DECODE_ERRORS, RawRecord, open_decompressed
+from connectors.files import RawRecord, read_whole
 from connectors.vercel import strip_query
 from core.model import BadRecord, Event, Skipped
 
@@ -137,17 +137,11 @@ def parse_envelope(data: bytes, name: str, source: str, max_item_bytes: int
 
 
 def read_envelope_file(path: Path, source: str, *, max_record_bytes: int) -> Iterator[RawRecord | BadRecord | Skipped]:
-    name = str(path)
-    try:
-        with open_decompressed(path) as stream:
-            data = stream.read(MAX_ENVELOPE_BYTES + 1)
-    except DECODE_ERRORS as exc:
-        yield BadRecord(source, name, f"cannot read envelope ({type(exc).__name__})", 0)
+    data = read_whole(path, source, MAX_ENVELOPE_BYTES, "envelope")
+    if isinstance(data, BadRecord):
+        yield data
         return
-    if len(data) > MAX_ENVELOPE_BYTES:
-        yield BadRecord(source, name, f"envelope over {MAX_ENVELOPE_BYTES} bytes", len(data))
-        return
-    yield from parse_envelope(data, name, source, max_record_bytes)
+    yield from parse_envelope(data, str(path), source, max_record_bytes)
 
 
 def is_event(value: Any) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.base import epoch_to_datetime
+from connectors.base import epoch_to_datetime, wrong_shape
 from connectors.files import RawRecord
 from connectors.otlp import is_vercel_traces, span_events
 from core.model import BadRecord, Event
@@ -40,8 +40,7 @@ class VercelLogDrain:
     def events(self, record: RawRecord) -> Iterator[Event | BadRecord]:
         value = record.value
         if not isinstance(value, dict):
-            yield BadRecord(self.name, record.origin, f"expected a JSON object, got {type(value).__name__}",
-                            record.size)
+            yield wrong_shape(self.name, record, value, "a JSON object")
             return
         proxy = value.get("proxy") if isinstance(value.get("proxy"), dict) else {}
         rid = value.get("id")

@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 DEMO   := demo-out
 
-.PHONY: demo test venv install install-test clean chromium
+.PHONY: demo test venv install install-test clean chromium js-clients
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,19 @@ demo: install
 	$(VENV)/bin/phiscan eval samples/generated/labels.jsonl $(DEMO) --by-source
 	$(VENV)/bin/phiscan query --out $(DEMO) "SELECT route, entity_type, count(*) AS findings, count(DISTINCT fingerprint) AS distinct_values FROM findings GROUP BY ALL ORDER BY findings DESC LIMIT 15"
 
-test: install-test chromium
+test: install-test chromium js-clients
 	$(PY) -m pytest -q
+
+# The Node client tests drive @sentry/node, posthog-node and @segment/analytics-node (pinned in
+# tests/js/package.json) against phiscan; installed from the npm registry when npm is there.
+js-clients: $(VENV)/js/.installed
+
+$(VENV)/js/.installed: tests/js/package.json | $(VENV)/bin/activate
+	@if command -v npm >/dev/null 2>&1; then \
+	  mkdir -p $(VENV)/js && cp tests/js/package.json $(VENV)/js/ && \
+	  npm install --prefix $(VENV)/js --no-audit --no-fund --loglevel=error >/dev/null && touch $@ || \
+	  echo "the Node clients could not be installed: their tests will be skipped"; \
+	else echo "npm is not installed: the Node client tests will be skipped"; fi
 
 # The report test renders the HTML page in Debian's headless Chromium; installed when we can.
 chromium:

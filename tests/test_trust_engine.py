@@ -72,3 +72,23 @@ def test_one_runtime_shared_by_threads_gives_what_sequential_calls_give(engine):
     for t in threads:
         t.join(120)
     assert [results[i] for i in range(len(bodies))] == expected
+
+
+def test_a_detector_crash_quarantines_only_its_document(engine, monkeypatch):
+    """One poison text that makes a detector raise must not take the other documents of its batch with it."""
+    runtime = build(Config(), engine=engine)
+    real = engine.analyzer.analyze
+
+    def analyze(tasks):
+        if any("POISON-TEXT" in t.text for t in tasks):
+            raise RuntimeError("detector bug")
+        return real(tasks)
+
+    monkeypatch.setattr(engine.analyzer, "analyze", analyze)
+    bodies = [Body(json.dumps([{"id": f"r{i}", "deploymentId": "dpl_1", "source": "lambda",
+                                "message": "POISON-TEXT" if i == 1 else f"mail p{i}.patient@example.org"}]).encode(),
+                   f"b{i}") for i in range(3)]
+    outs = runtime.process_many(bodies, "vercel", scrub=True)
+    assert [o.quarantined for o in outs] == [False, True, False]
+    assert outs[1].reason == "scan error (RuntimeError)"
+    assert all(b"patient@example.org" not in o.clean for o in (outs[0], outs[2]))

@@ -129,8 +129,10 @@ class Runtime:
         try:
             with self._lock:
                 result = self.engine.scan(events)
-        except Exception as exc:  # noqa: BLE001 - a detector crash quarantines the batch, never the process
-            log.warning("scan failed on a batch: %s", type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - a detector crash quarantines a document, never the process
+            if len(bodies) > 1:  # find the document that fails: one at a time, so its neighbours still pass
+                return [self.process_many([b], fmt, scrub=scrub)[0] for b in bodies]
+            log.warning("scan failed for %s: %s", bodies[0].origin, type(exc).__name__)
             for body, out, doc in zip(bodies, outcomes, docs):
                 if doc is not None:
                     self._fail(out, fmt, body, f"scan error ({type(exc).__name__})")

@@ -35,7 +35,7 @@ from pipeline.engine.selectors import SelectorIndex
 from pipeline.engine.templates import key_text, templated_path, template
 from pipeline.engine.views import View, expand
 
-_POSITION = re.compile(r"(?:(?:[:#]|#item|\[)\d+\]?)+$")
+_POSITION = re.compile(r"(?:(?:[:#/]|#item|\[)\d+\]?)+$")
 
 
 def finding_id(source: str, event_id: str, field_path: str, start: int, end: int, entity_type: str) -> str:

@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_http.py --route vercel --seconds 20 --concurrency 8 --batch 20
     .venv/bin/python bench/bench_http.py --route sentry   # POST /api/<project>/envelope/, forwarded
     .venv/bin/python bench/bench_http.py --route posthog  # POST /batch/, forwarded
+    .venv/bin/python bench/bench_http.py --route otlp     # POST /v1/logs (OTLP/JSON), forwarded
 
 Starts the real ASGI app under uvicorn on 127.0.0.1 (and, for the proxy routes, a
 loopback upstream that answers 200), posts bodies built from the samples/ mix from a
@@ -72,8 +73,22 @@ def posthog_bodies(records: list[dict], batch: int) -> list[tuple[bytes, dict]]:
     return out
 
 
+def otlp_bodies(records: list[dict], batch: int) -> list[tuple[bytes, dict]]:
+    """An OTLP/JSON logs request as an exporter sends it: the drain lines as log bodies with attributes."""
+    out = []
+    for i in range(0, len(records), batch):
+        logs = [{"timeUnixNano": str(1764547200000000000 + j), "severityText": "INFO",
+                 "body": {"stringValue": str(r.get("message", ""))},
+                 "attributes": [{"key": "url.path", "value": {"stringValue": str(r.get("path") or "/")}}]}
+                for j, r in enumerate(records[i:i + batch])]
+        req = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "web"}}]},
+                                 "scopeLogs": [{"scope": {"name": "bench"}, "logRecords": logs}]}]}
+        out.append((orjson.dumps(req), {"content-type": "application/json"}))
+    return out
+
+
 ROUTES = {"vercel": ("/ingest/vercel", vercel_bodies), "sentry": (f"/api/{PROJECT}/envelope/", sentry_bodies),
-          "posthog": ("/batch/", posthog_bodies)}
+          "posthog": ("/batch/", posthog_bodies), "otlp": ("/v1/logs", otlp_bodies)}
 
 
 def main() -> None:
@@ -88,13 +103,15 @@ def main() -> None:
     upstream = Upstream()
     serve = {"vercel": {"secret": SECRET}, "out_dir": out, "max_concurrent": 64,
              "sentry": {"enabled": True, "allowed_dsns": [f"http://{KEY}@{upstream.url.split('://')[1]}/{PROJECT}"]},
-             "analytics": {"posthog": {"enabled": True, "upstream": upstream.url}}}
+             "analytics": {"posthog": {"enabled": True, "upstream": upstream.url}},
+             "otlp": {"enabled": True, "upstream": upstream.url}}
     config = Config.model_validate({"serve": serve})
     runtime = build(config, out_dir=out)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port,
                                            log_level="error", access_log=False))
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     while not server.started:
         time.sleep(0.02)
     records = [r for r, _ in generate(args.batch * 200, 9)]
@@ -124,6 +141,7 @@ def main() -> None:
         list(pool.map(client, range(args.concurrency)))
     elapsed = time.perf_counter() - started
     server.should_exit = True
+    thread.join(10)  # a clean shutdown: killing the server thread at exit aborts in a C extension
     upstream.close()
     ok = statuses.get(200, 0)
     lat = sorted(latencies)

@@ -178,3 +178,12 @@ def test_explain_names_every_file_left_out_and_why(tmp_path, monkeypatch):
     assert errors["logo.png"] == ("a binary file (not text, JSON, CSV or Parquet)", len(png))  # size on disk
     assert errors["empty.ndjson"][0] == "an empty file"
     assert "files not read: hidden file" in out
+
+
+def test_a_rescan_says_none_of_its_findings_are_new(engine, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"user n{i}.patient@example.org\n" for i in range(4)))
+    first = scan_paths([log], tmp_path / "out", engine=engine)
+    again = scan_paths([log], tmp_path / "out", engine=engine)
+    assert (first.findings, first.new_findings) == (4, 4)
+    assert (again.findings, again.new_findings) == (4, 0)

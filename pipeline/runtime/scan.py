@@ -35,6 +35,7 @@ from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_
 from pipeline.config import Config
 from pipeline.engine.scanner import ScanEngine
 from pipeline.runtime.build import Recorded, Runtime, build
+from pipeline.storage.catalog import distinct_findings
 from pipeline.storage.manifest import write_scan_record
 from pipeline.storage.provenance import scan_record
 from core.model import BadRecord, Event, Skipped
@@ -47,6 +48,7 @@ UNIT_BYTES = 4 << 20
 class ScanSummary:
     files: int = 0
     bytes: int = 0  # input bytes on disk covered so far
+    new_findings: int = 0  # distinct findings this scan added to the output directory (a re-scan adds none)
     events: int = 0
     findings: int = 0
     phi_events: int = 0
@@ -312,6 +314,7 @@ def scan_paths(
     out = Path(out_dir)
     runtime = runtime or build(config, out_dir=out, engine=engine)
     started_at = datetime.now(timezone.utc)
+    known = distinct_findings(out)  # findings already recorded here: a re-scan says none of its own are new
     summary = ScanSummary()
     out.mkdir(parents=True, exist_ok=True)
     spool = Path(tempfile.mkdtemp(prefix=".spool-", dir=out))  # 0700: archive members and objects, removed below
@@ -326,6 +329,7 @@ def _scan_inputs(paths, out: Path, fmt: str, config: Config, runtime: Runtime, s
                  started_at: datetime, spool: Path, workers: int, explain: bool,
                  on_progress: Callable[[int, int], None] | None, unit_bytes: int) -> ScanSummary:
     store = runtime.store
+    known = distinct_findings(out)  # findings already recorded here: a re-scan says none of its own are new
     paths = [p if is_remote(p) else spool_stream(p, out) for p in paths]
     started = time.perf_counter()
     units = plan_units(paths, fmt, summary, store, unit_bytes, config.limits.max_record_bytes, spool)
@@ -347,5 +351,6 @@ def _scan_inputs(paths, out: Path, fmt: str, config: Config, runtime: Runtime, s
         _WORKER.clear()
     summary.seconds = time.perf_counter() - started
     summary.db_path = runtime.refresh_catalog()
+    summary.new_findings = distinct_findings(out) - known
     write_scan_record(out, scan_record(config, summary, started_at))  # provenance for reports: names, hashes, counts
     return summary

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from pipeline.storage.parquet import COVERAGE_SCHEMA, ERRORS_SCHEMA, FINDINGS_SCHEMA, FLAGGED_SCHEMA
+from pipeline.storage.parquet import COVERAGE_SCHEMA, ERRORS_SCHEMA, FINDINGS_SCHEMA, FLAGGED_SCHEMA, parquet_files
 
 log = logging.getLogger("phiscan")
 DB_NAME = "findings.duckdb"
@@ -220,6 +220,19 @@ def _refresh(root: Path, policy: dict[str, list[tuple[Any, ...]]] | None) -> Pat
     finally:
         con.close()
     return path
+
+
+def distinct_findings(out_dir: str | Path) -> int:
+    """Distinct finding ids in an output directory's Parquet parts (0 for none), without the views:
+    a scan counts before and after itself to say how many of its findings are new."""
+    files = [str(p) for p in parquet_files(Path(out_dir), "findings")]
+    if not files:
+        return 0
+    con = duckdb.connect()
+    try:
+        return con.execute("SELECT count(DISTINCT finding_id) FROM read_parquet(?)", [files]).fetchall()[0][0]
+    finally:
+        con.close()
 
 
 def require_output_dir(out_dir: str | Path) -> Path:

@@ -187,3 +187,11 @@ def test_a_rescan_says_none_of_its_findings_are_new(engine, tmp_path):
     again = scan_paths([log], tmp_path / "out", engine=engine)
     assert (first.findings, first.new_findings) == (4, 4)
     assert (again.findings, again.new_findings) == (4, 0)
+
+
+def test_scrub_of_a_csv_export_is_a_clear_error_not_an_empty_copy(tmp_path):
+    src = tmp_path / "export.csv"
+    src.write_text('uuid,event,properties\nu1,$pageview,"{""email"": ""jane@example.org""}"\n')
+    res = CliRunner().invoke(main, ["scrub", str(src), "--out", str(tmp_path / "clean.csv")])
+    assert res.exit_code == 2 and "not yet scrubbed" in res.output and "jane" not in res.output
+    assert not (tmp_path / "clean.csv").exists()

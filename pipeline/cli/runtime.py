@@ -170,11 +170,15 @@ def scrub(input_path, output, findings_dir, to_topic, bootstrap_servers, topics,
         return
     if not output:
         raise click.UsageError("file mode needs --out OUTPUT")
+    from connectors.files import sniff_layout
     from connectors.registry import FormatError, resolve_format
     from pipeline.runtime.scrub import scrub_file
 
     _setup_logging(verbose)
     config = _config(config_path)
+    if str(input_path) != "-" and sniff_layout(input_path) in ("csv", "parquet"):
+        raise click.UsageError(f"{input_path}: CSV and Parquet exports can be scanned (phiscan scan) but not yet "
+                               "scrubbed; scrub writes JSON, NDJSON, Sentry envelopes, OTLP and plain-text lines")
     runtime = _runtime(config, findings_dir)
     try:
         concrete = resolve_format(input_path, fmt, config.limits.max_record_bytes) if str(input_path) != "-" \

@@ -324,8 +324,8 @@ class _Batch:
 
 def _safe_key(key: str | None, batch: _Batch) -> str | None:
     """The key that named a value, as stored: templated when the key itself held a finding."""
-    if not key:
-        return key
+    if not key or IDENTIFIER.fullmatch(key):
+        return key  # a plain name: never a value, and never scanned as one (see core.paths)
     hits = batch.hits.get(_leaf_digest("full", None, key))
     return template(key, hits) if hits else key
 

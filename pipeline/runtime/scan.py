@@ -93,10 +93,7 @@ class Unit:
         """Bytes of input this unit covers (on disk), for progress."""
         if self.byte_range is not None:
             return self.byte_range.end - self.byte_range.start
-        try:
-            return self.path.stat().st_size
-        except OSError:
-            return 0
+        return _size(self.path)
 
     @property
     def key(self) -> str:
@@ -314,7 +311,6 @@ def scan_paths(
     out = Path(out_dir)
     runtime = runtime or build(config, out_dir=out, engine=engine)
     started_at = datetime.now(timezone.utc)
-    known = distinct_findings(out)  # findings already recorded here: a re-scan says none of its own are new
     summary = ScanSummary()
     out.mkdir(parents=True, exist_ok=True)
     spool = Path(tempfile.mkdtemp(prefix=".spool-", dir=out))  # 0700: archive members and objects, removed below

@@ -33,7 +33,6 @@ class FileScrubSummary:
     clean: int = 0
     quarantined: int = 0
     findings: int = 0
-    recorded: Recorded = field(default_factory=Recorded)
     reasons: Counter = field(default_factory=Counter)
 
 
@@ -125,5 +124,3 @@ def _flush(batch: list[Body], fmt: str, runtime: Runtime, out: IO[bytes], quaran
         clean = outcome.clean or b""
         out.write(clean.rstrip(b"\n") + b"\n" if per_line else clean)
     runtime.record(done, key)
-    if runtime.store is None:  # nothing is stored: keep what a caller may want to look at
-        summary.recorded.extend(done)

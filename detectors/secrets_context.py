@@ -186,7 +186,7 @@ class ContextScanner:
 
     def __init__(self) -> None:
         _, keyed = vendor_formats()
-        vendor_words = sorted({k for f in keyed for k in f.raw_keys if len(k) >= 3}, key=len, reverse=True)
+        vendor_words = sorted({k for f in keyed for k in f.raw_keys if len(k) >= 3}, key=lambda w: (-len(w), w))
         loose = [r"[_.-]{0,2}".join(map(re.escape, re.split(r"[_.-]+", w))) for w in vendor_words]
         self.trigger = re.compile(r"(?i:" + _SECRET_WORDS + "|" + "|".join(loose) + ")")
 

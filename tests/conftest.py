@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# compiled trigger databases of this test run stay out of the user's cache (child processes inherit it)
+os.environ.setdefault("PHISCAN_CACHE_DIR", tempfile.mkdtemp(prefix="phiscan-test-cache-"))
 SHARED = Path(os.environ.get("PHISCAN_SHARED", ROOT.parent / "shared"))
 
 

@@ -182,6 +182,12 @@ class Runtime:
         self.store.write_errors(done.bad, batch_key)
         self.store.write_coverage(coverage(done.events), batch_key)
 
+    def warm(self) -> None:
+        """Load what loads lazily (the spaCy model) now: services answer their first request at full
+        speed, and forked workers share one copy. A batch scan skips this and loads the model only if a
+        text needs NER."""
+        self.engine.analyzer.load_model()
+
     def refresh_catalog(self) -> Path | None:
         if self.store is None:
             return None

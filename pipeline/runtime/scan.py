@@ -337,6 +337,7 @@ def _scan_inputs(paths, out: Path, fmt: str, config: Config, runtime: Runtime, s
         for unit in units:
             summary.add(scan_unit(unit, runtime, on_progress))
     else:
+        runtime.warm()  # loaded once before the fork: the workers share it copy-on-write
         _WORKER.update(runtime=runtime)
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(min(workers, len(units))) as pool:

@@ -236,6 +236,7 @@ def run_kafka(config, *, bootstrap: str | None, topics: Sequence[str], group_id:
     psettings = producer_settings(config.kafka, bootstrap, producer_cli) if need_producer else None
     log.info("consumer settings: %s", redacted(csettings))
     runtime = runtime or build(config, out_dir=out_dir, engine=engine)
+    runtime.warm()  # before joining the group: a rebalance never waits on the model
     try:
         consumer = KafkaConsumer(**csettings)
         producer = KafkaProducer(**psettings) if psettings else None

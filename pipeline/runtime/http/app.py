@@ -216,7 +216,8 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     ing: Ingest = request.app.state.ingest
-    checks = {"model": ing.runtime.engine.analyzer.nlp is not None}
+    analyzer = ing.runtime.engine.analyzer
+    checks = {"model": analyzer.model_loaded or not analyzer.ner_enabled}
     if ing.cfg.vercel.enabled and ing.cfg.vercel.mode == "kafka":
         try:
             # a metadata round trip (bounded by max_block_ms): the broker answers, the topic exists
@@ -265,6 +266,7 @@ def create_app(runtime: Runtime) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.ingest = Ingest(runtime)
+        await run_in_threadpool(runtime.warm)  # the first request is not the one that waits for the model
         yield
         await app.state.ingest.close()
         await run_in_threadpool(runtime.refresh_catalog)

@@ -57,7 +57,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "CardNumberRecognizer": (CardNumberRecognizer, re.compile(r"(?i:card|cc|pan|visa|mastercard|amex|discover|jcb|maestro)")),
     "UsSsnRecognizer": (LeanSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
     "CreditCardRecognizer": (LeanCreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}|\d{4}[- ]\d{6}[- ]\d{4}")),
-    "IpRecognizer": (LeanIpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{0,4}::[0-9A-Fa-f]"
+    "IpRecognizer": (LeanIpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{0,4}::[0-9A-Fa-f]|[0-9A-Fa-f]{1,4}::"
                                                    r"|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")),
     "MedicalRecordNumberRecognizer": (MedicalRecordNumberRecognizer,
                                       re.compile(r"(?i:mrn|record|patient|chart)")),

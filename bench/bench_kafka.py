@@ -150,7 +150,7 @@ def scan_vs_consume(args, config: Config, broker: Tansu, values: list[bytes], tm
     print("\n| run | events | wall s | events/s | CPU s | CPU ms / 1k events |")
     print("|---|---:|---:|---:|---:|---:|")
     consume_name = (f"consume ({args.scan_partitions} partitions, first assignment to last commit, "
-                    f"{stats.batches} batches)")
+                    f"batches: {stats.batches})")
     for name, events, wall, cpu in (("batch scan (read, detect, Parquet, catalog)", summary.events, scan_s, scan_cpu),
                                     (consume_name, stats.events_in, consume_s, consume_cpu)):
         print(f"| {name} | {events:,} | {wall:.2f} | {events / wall:,.0f} | {cpu:.2f} | {1e6 * cpu / events:,.0f} |")

@@ -68,6 +68,20 @@ def proc_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> float | None:
+    """Busy CPU seconds of the whole machine, every process (the first line of /proc/stat); None elsewhere."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
+
+
+def _mark() -> dict:
+    return {"at": time.monotonic(), "cpu": cpu_seconds(), "machine": machine_cpu_seconds()}
+
+
 class _TimedListener(ConsumerRebalanceListener):
     """Notes the time and CPU of each assignment, then hands over to the runner's own listener."""
 
@@ -79,8 +93,7 @@ class _TimedListener(ConsumerRebalanceListener):
             self.inner.on_partitions_revoked(revoked)
 
     def on_partitions_assigned(self, assigned):
-        self.consumer.assignments.append({"at": time.monotonic(), "cpu": cpu_seconds(),
-                                          "partitions": sorted(tp.partition for tp in assigned)})
+        self.consumer.assignments.append({**_mark(), "partitions": sorted(tp.partition for tp in assigned)})
         if self.inner is not None:
             self.inner.on_partitions_assigned(assigned)
 
@@ -100,7 +113,7 @@ class BenchConsumer(KafkaConsumer):
 
     def commit(self, offsets=None, timeout_ms=None):
         done = super().commit(offsets, timeout_ms=timeout_ms)
-        self.last_commit = {"at": time.monotonic(), "cpu": cpu_seconds()}
+        self.last_commit = _mark()
         return done
 
 
@@ -235,9 +248,11 @@ def run_group(args, broker: Tansu, topic: str, n: int, total: int, tmp: Path) ->
             procs.append(_spawn_consumer(args, broker, topic, group, tmp / f"{group}-out-{i}",
                                          stack.enter_context(open(logs[-1], "w"))))
         kids, broker_cpu = _drive(broker, procs, logs, group, topic, args.partitions, total)
-    start = max(k["assignments"][0]["at"] for k in kids)  # every partition assigned
-    end = max(k["last_commit"]["at"] for k in kids if k["last_commit"])
-    return {"consumers": n, "kids": kids, "seconds": end - start, "events": sum(k["events"] for k in kids),
+    start = max((k["assignments"][0] for k in kids), key=lambda a: a["at"])  # every partition assigned
+    end = max((k["last_commit"] for k in kids if k["last_commit"]), key=lambda c: c["at"])
+    machine = None if None in (start["machine"], end["machine"]) else end["machine"] - start["machine"]
+    return {"consumers": n, "kids": kids, "seconds": end["at"] - start["at"], "machine_cpu": machine,
+            "events": sum(k["events"] for k in kids),
             "records": sum(k["records"] for k in kids),
             "window_cpu": [k["last_commit"]["cpu"] - k["assignments"][0]["cpu"] if k["last_commit"] else 0.0
                            for k in kids],
@@ -252,11 +267,12 @@ def _group_row(r: dict, base: float, cores: int) -> str:
     eps = r["events"] / r["seconds"]
     broker = "-" if r["broker_cpu"] is None else f"{r['broker_cpu']:.1f}"
     busy = (sum(r["window_cpu"]) + (r["broker_cpu"] or 0.0)) / r["seconds"]
+    machine = "-" if r["machine_cpu"] is None else f"{r['machine_cpu'] / r['seconds']:.2f}"
     window = " + ".join(f"{c:.1f}" for c in r["window_cpu"])
     startup = " / ".join(f"{c:.1f}" for c in r["startup_cpu"])
     rss = " / ".join(f"{k['rss_mb']:.0f}" for k in r["kids"])
     return (f"| {r['consumers']} | {r['split']} | {r['events']:,} | {r['seconds']:.2f} | {eps:,.0f} | "
-            f"{eps / base:.2f}x | {window} | {busy:.2f} of {cores} | {r['process_cpu']:.1f} ({startup}) | "
+            f"{eps / base:.2f}x | {window} | {busy:.2f} / {machine} of {cores} | {r['process_cpu']:.1f} ({startup}) | "
             f"{broker} | {rss} MB |")
 
 
@@ -272,7 +288,7 @@ def consumer_groups(args, broker: Tansu, values: list[bytes], tmp: Path) -> None
           f"events or {config.kafka.batch_max_seconds:g} s")
     runs = [run_group(args, broker, topic, n, len(values), tmp) for n in args.consumers]
     print("\n| consumers | partitions each | events | window s | events/s | vs first | CPU s in window "
-          "(per consumer) | cores busy (consumers + broker) | CPU s whole processes (start-up each) "
+          "(per consumer) | cores busy: consumers + broker / all processes | CPU s whole processes (start-up each) "
           "| broker CPU s | peak RSS each |")
     print("|---:|---|---:|---:|---:|---:|---|---:|---|---:|---|")
     base = runs[0]["events"] / runs[0]["seconds"]
@@ -288,8 +304,9 @@ def consumer_groups(args, broker: Tansu, values: list[bytes], tmp: Path) -> None
               f"(issue 14: 2 consumers on 4 partitions >= 1.8x one); CPU per event "
               f"{last['consumers']} / {first['consumers']} = "
               f"{(sum(last['window_cpu']) / last['events']) / (sum(first['window_cpu']) / first['events']):.2f}")
-    print("(window: from the moment every partition is assigned to the last commit; 'broker CPU' and "
-          "'cores busy' count the broker from the go signal, group join included)")
+    print("(window: from the moment every partition is assigned to the last commit. 'cores busy' over the window: "
+          "ours (consumers, and the broker from the go signal, group join included) / every process of the "
+          "machine, from /proc/stat, so the difference is other load)")
 
 
 def main() -> None:

@@ -120,8 +120,19 @@ def score(found: list[tuple], labels: Path, ids: set[str]) -> dict:
 
 # -- children: each engine in a process of its own -------------------------------------------
 def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """User + system CPU seconds of this process (all threads), or of its reaped children."""
     ru = resource.getrusage(who)
     return ru.ru_utime + ru.ru_stime
+
+
+def machine_cpu_seconds() -> float | None:
+    """Busy CPU seconds of the whole machine, every process (the first line of /proc/stat); None elsewhere."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
 
 
 # An engine is (setup, work): setup(args) is its start-up (imports, model) and returns a state;
@@ -235,12 +246,15 @@ def run_child(engine: str, corpus: Path, out: Path, *, workers: int = 1, labels:
     cmd += ["--labels", str(labels)] if labels else []
     cmd += ["--limit", str(limit)] if limit else []
     cmd += ["--model", model] if model else []
+    t0, kids0, machine0 = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN), machine_cpu_seconds()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall, ours, machine1 = time.perf_counter() - t0, cpu_seconds(resource.RUSAGE_CHILDREN) - kids0, machine_cpu_seconds()
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"{engine} child failed ({proc.returncode}): {proc.stderr[-2000:]}")
     r = json.loads(line[len("RESULT "):])
     r["events_per_s"] = r["events"] / r["seconds"]
+    r["other_cores"] = None if machine0 is None or machine1 is None else max(machine1 - machine0 - ours, 0.0) / wall
     return r
 
 
@@ -304,11 +318,15 @@ def startup(tmp: Path, runs: int) -> list[tuple[str, float, dict]]:
 # -- printing --------------------------------------------------------------------------------
 def _engine_row(name: str, r: dict | None, ceiling_eps: float, note: str = "") -> str:
     if r is None:
-        return f"| {name} | {note} | | | | | | | | | |"
+        return f"| {name} | {note} | | | | | | | | | | |"
     quality = (f"{r['recall']:.3f} | {r['precision']:.3f}" if "recall" in r else "- | -")
     return (f"| {name} | {r['events']:,} | {r['events_per_s']:,.0f} | {r['events_per_s'] / ceiling_eps:.2f}x | "
             f"{r['bytes'] / 1e6 / r['seconds']:.2f} | {r['cpu_whole']:.2f} | {r['cpu_marginal']:.2f} | "
-            f"{1e6 * r['cpu_marginal'] / r['events']:,.0f} | {quality} | {r['rss_mb']:.0f} MB |")
+            f"{1e6 * r['cpu_marginal'] / r['events']:,.0f} | {quality} | {r['rss_mb']:.0f} MB | {_other(r)} |")
+
+
+def _other(r: dict) -> str:
+    return "-" if r["other_cores"] is None else f"{r['other_cores']:.2f}"
 
 
 def _drift(rates: list[float]) -> float:
@@ -361,8 +379,8 @@ def main() -> None:
 
     ceps = ceiling["events_per_s"]
     print("\n| engine | events | events/s | x regex ceiling | MB/s | CPU s whole process | CPU s marginal | "
-          "CPU us / event (marginal) | recall | precision | peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "CPU us / event (marginal) | recall | precision | peak RSS | other load (cores) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(_engine_row("phiscan (1 worker: read, detect, Parquet, catalog)", ph, ceps))
     print(_engine_row("regex ceiling (read, orjson, walk, 15 regexes)", ceiling, ceps))
     print(_engine_row(f"plain Presidio per string field (first {args.presidio_events} events)", pp, ceps))
@@ -388,16 +406,18 @@ def main() -> None:
 
         two = run_child("phiscan", corpus, tmp / "out-2", workers=2)
         units = -(-corpus.stat().st_size // UNIT_BYTES)
-        print("\n| workers | events/s | speed-up | CPU s marginal (incl. workers) | peak RSS per worker |")
-        print("|---:|---:|---:|---:|---:|")
-        print(f"| 1 | {ph['events_per_s']:,.0f} | 1.00x | {ph['cpu_marginal']:.2f} | {ph['rss_mb']:.0f} MB |")
+        print("\n| workers | events/s | speed-up | CPU s marginal (incl. workers) | peak RSS per worker "
+              "| other load (cores) |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        print(f"| 1 | {ph['events_per_s']:,.0f} | 1.00x | {ph['cpu_marginal']:.2f} | {ph['rss_mb']:.0f} MB | "
+              f"{_other(ph)} |")
         print(f"| 2 | {two['events_per_s']:,.0f} | {two['events_per_s'] / ph['events_per_s']:.2f}x | "
-              f"{two['cpu_marginal']:.2f} | {two['worker_rss_mb']:.0f} MB |")
+              f"{two['cpu_marginal']:.2f} | {two['worker_rss_mb']:.0f} MB | {_other(two)} |")
         if units < 2:
             print(f"  note: the corpus is one unit of work ({UNIT_BYTES >> 20} MB units): 2 workers scan it in one "
                   "process, so this row says nothing about workers")
-        print("\n| events | events/s (1 worker) | vs first | CPU us / event (marginal) | peak RSS |")
-        print("|---:|---:|---:|---:|---:|")
+        print("\n| events | events/s (1 worker) | vs first | CPU us / event (marginal) | peak RSS | other load (cores) |")
+        print("|---:|---:|---:|---:|---:|---:|")
         rates = []
         for n in sizes:
             if n == args.events:
@@ -409,9 +429,11 @@ def main() -> None:
                 c.unlink()
             rates.append(r["events_per_s"])
             print(f"| {n:,} | {r['events_per_s']:,.0f} | {r['events_per_s'] / rates[0]:.2f}x | "
-                  f"{1e6 * r['cpu_marginal'] / r['events']:,.0f} | {r['rss_mb']:.0f} MB |")
-        print(f"\ndrift: events/s within {_drift(rates):.1f}% of the {sizes[0]:,}-event figure")
-    print(f"\n(work files under {tmp})")
+                  f"{1e6 * r['cpu_marginal'] / r['events']:,.0f} | {r['rss_mb']:.0f} MB | {_other(r)} |")
+        print(f"\ndrift: {_drift(rates):.1f}% (the largest deviation of events/s from the {sizes[0]:,}-event figure)")
+    print(f"\n(load average at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}; 'other load' is the "
+          "machine's busy CPU (/proc/stat) during an engine's child, less the child's own, per second)")
+    print(f"(work files under {tmp})")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import orjson  # noqa: E402
 from kafka import ConsumerRebalanceListener, KafkaConsumer  # noqa: E402
 
+from bench import cpu_seconds, machine_cpu_seconds  # noqa: E402  (bench/bench.py, next to this script)
 from pipeline.config import Config  # noqa: E402
 from pipeline.runtime.build import Body, build  # noqa: E402
 from pipeline.runtime.stream import StreamRunner  # noqa: E402
@@ -53,12 +54,6 @@ KEY = "bench-key-not-a-secret"
 
 
 # -- measuring ---------------------------------------------------------------------------
-def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
-    """User + system CPU seconds of this process (all threads), or of its reaped children."""
-    ru = resource.getrusage(who)
-    return ru.ru_utime + ru.ru_stime
-
-
 def proc_cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of another process, from /proc (Linux); None elsewhere."""
     try:
@@ -66,16 +61,6 @@ def proc_cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu_seconds() -> float | None:
-    """Busy CPU seconds of the whole machine, every process (the first line of /proc/stat); None elsewhere."""
-    try:
-        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
 
 
 def _mark() -> dict:

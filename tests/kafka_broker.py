@@ -84,6 +84,23 @@ class Tansu:
         finally:
             consumer.close()
 
+    def wait_committed(self, group: str, topic: str, partitions: int, total: int, timeout: float = 120.0,
+                       interval: float = 0.2) -> bool:
+        """Poll a group's committed offsets (one client) until they add up to `total`; False on timeout."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False)
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if sum(consumer.committed(tp) or 0 for tp in tps) >= total:
+                    return True
+                time.sleep(interval)
+            return False
+        finally:
+            consumer.close()
+
     def stop(self) -> None:
         self.proc.terminate()
         try:

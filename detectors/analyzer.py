@@ -296,9 +296,10 @@ class PresidioAnalyzer:
             for rec in to_run:
                 found = rec.analyze(text=text, entities=rec.supported_entities, nlp_artifacts=artifacts)
                 for r in found or ():
-                    r.recognition_metadata = {**(r.recognition_metadata or {}),
-                                              RecognizerResult.RECOGNIZER_NAME_KEY: rec.name,
-                                              RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: rec.id}
+                    meta = r.recognition_metadata
+                    if not meta or meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY) != rec.id:
+                        r.recognition_metadata = {**(meta or {}), RecognizerResult.RECOGNIZER_NAME_KEY: rec.name,
+                                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: rec.id}
                     results.append(r)
         if results:
             # Presidio's context enhancement, where it decides the outcome: for results under

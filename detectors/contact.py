@@ -102,6 +102,19 @@ class LeanIpRecognizer(LeanAnalyzeMixin, IpRecognizer):
         kw.setdefault("name", "IpRecognizer")
         super().__init__(**kw)
 
+    def invalidate_result(self, pattern_text: str) -> bool:
+        """Presidio's answer (`ipaddress.ip_interface` refuses it), without the objects for a dotted quad:
+        every proxied request carries one, and building an interface object cost more than matching."""
+        m = _DOTTED_QUAD.fullmatch(pattern_text)
+        if m is None:
+            return super().invalidate_result(pattern_text)
+        octets = m.group(1, 2, 3, 4)
+        return any(int(o) > 255 or (len(o) > 1 and o[0] == "0") for o in octets) or (
+            m.group(5) is not None and int(m.group(5)) > 32)
+
+
+_DOTTED_QUAD = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?", re.ASCII)
+
 
 class OfflineEmailRecognizer(LeanAnalyzeMixin, EmailRecognizer):
     """Presidio's email recognizer with its domain validation kept, but offline."""

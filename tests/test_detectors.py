@@ -264,3 +264,19 @@ def test_ip_policy_public_only_drops_private_and_loopback():
     assert all(plausible_ip(text, s, e) for s, e in spans)
     assert [plausible_ip(text, s, e, public_only=True) for s, e in spans] == [False, False, True]
     assert plausible_ip("clientIp 10.0.0.1", 9, 17, key="clientIp", public_only=True)
+
+
+@pytest.mark.parametrize("text", ["1.2.3.4", "255.255.255.255", "256.1.1.1", "01.2.3.4", "0.0.0.0", "10.0.0.1/24",
+                                  "10.0.0.1/33", "10.0.0.1/032", "1.2.3.4/0", "999.1.1.1", "00.1.1.1", "1.2.3.4/08",
+                                  "::1", "fe80::1/64", "1.2.3"])
+def test_ip_fast_invalidation_agrees_with_ipaddress(text):
+    import ipaddress
+
+    from detectors.contact import LeanIpRecognizer
+
+    try:
+        ipaddress.ip_interface(text)
+        invalid = False
+    except ValueError:
+        invalid = True
+    assert bool(LeanIpRecognizer().invalidate_result(text)) is invalid

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 
@@ -68,6 +69,9 @@ class ScanSummary:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
     def add(self, other: ScanSummary) -> None:
+        self.files += other.files  # planning counts these; a unit planned on a worker (distributed) sends them
+        self.formats.update(other.formats)
+        self.skipped_files.update(other.skipped_files)
         self.bytes += other.bytes
         self.events += other.events
         self.findings += other.findings
@@ -144,13 +148,17 @@ def _splittable(path: Path, fmt: str) -> bool:
 
 
 def plan_units(paths: Sequence[str | Path], fmt: str, summary: ScanSummary, store: ParquetStore,
-               unit_bytes: int = UNIT_BYTES, max_record_bytes: int = 1 << 20, spool: Path | None = None) -> list[Unit]:
+               unit_bytes: int = UNIT_BYTES, max_record_bytes: int = 1 << 20, spool: Path | None = None,
+               deferred: list[str] | None = None) -> list[Unit]:
     """The units of a scan. Files no connector recognises are recorded as errors (auto) or raise.
 
     Object-store URLs and `.zip` archives are spooled into `spool` (see `input_files`).
+    With `deferred`, they are not read here: each object (listed, not fetched) and each
+    archive is appended to it by name, for a worker to fetch or expand and plan itself
+    (`pipeline.runtime.distributed`); it then gets the units this function would give.
     """
     units: list[Unit] = []
-    for path in input_files(paths, spool, store, summary):
+    for path in input_files(paths, spool, store, summary, deferred):
         summary.files += 1
         try:
             concrete = resolve_format(path, fmt, max_record_bytes)
@@ -192,16 +200,26 @@ def _input_error(store: ParquetStore, summary: ScanSummary, bad: BadRecord, suff
 
 
 def input_files(paths: Sequence[str | Path], spool: Path | None, store: ParquetStore,
-                summary: ScanSummary) -> Iterator[Path]:
+                summary: ScanSummary, deferred: list[str] | None = None) -> Iterator[Path]:
     """Every file a scan reads: local files and directories walked, objects under URLs, members of zips.
 
     Objects and members are spooled copies named where they live (`s3://b/k`,
     `a.zip!member`); what cannot be listed or read is recorded as an error.
+    With `deferred`, objects are only listed and archives not opened: their names go there.
     """
     def local_or_remote() -> Iterator[Path]:
         for p in paths:
             if not is_remote(p):
                 yield from iter_input_files([p], on_skip=lambda path, why: _skipped(summary, path, why))
+                continue
+            if deferred is not None:
+                from pipeline.runtime.distributed import list_objects
+
+                for item in list_objects(str(p)):
+                    if isinstance(item, BadRecord):
+                        _input_error(store, summary, item, "-fetch")
+                    else:
+                        deferred.append(item)
                 continue
             if spool is None:
                 raise ValueError("object-store inputs need a spool directory")
@@ -214,6 +232,9 @@ def input_files(paths: Sequence[str | Path], spool: Path | None, store: ParquetS
     for path in local_or_remote():
         if not is_archive(path):
             yield path
+            continue
+        if deferred is not None:
+            deferred.append(str(path))
             continue
         if spool is None:
             raise ValueError("archive inputs need a spool directory")
@@ -278,12 +299,55 @@ def spool_stream(path: str | Path, out_dir: Path) -> Path:
     return target
 
 
-# -- workers: forked after the engine is built, so the loaded model is shared copy-on-write --
+# -- where units run: here (one process, or a fork pool), or elsewhere (pipeline.runtime.distributed) --
+class Executor(Protocol):
+    """Runs a scan's units and yields one summary per unit, after its batches were recorded in `runtime.store`.
+
+    `defers`: plan object-store objects and archives as names (`deferred`) for the executor's
+    workers to fetch or expand and plan themselves, instead of spooling them here.
+    Executors report progress (`on_progress(bytes, events)`) themselves.
+    """
+
+    defers: bool
+
+    def run(self, units: Sequence[Unit], deferred: Sequence[str], runtime: Runtime,
+            on_progress: Callable[[int, int], None] | None) -> Iterator[ScanSummary]: ...
+
+
+# workers: forked after the engine is built, so the loaded model is shared copy-on-write
 _WORKER: dict = {}
 
 
 def _work(unit: Unit) -> ScanSummary:
     return scan_unit(unit, _WORKER["runtime"])
+
+
+@dataclass
+class LocalExecutor:
+    """This process, or `workers` processes forked from it (the engine is shared copy-on-write)."""
+
+    workers: int = 1
+    defers = False
+
+    def run(self, units: Sequence[Unit], deferred: Sequence[str], runtime: Runtime,
+            on_progress: Callable[[int, int], None] | None) -> Iterator[ScanSummary]:
+        if deferred:
+            raise ValueError("the local executor spools objects and archives while planning")
+        if self.workers <= 1 or len(units) <= 1:
+            for unit in units:
+                yield scan_unit(unit, runtime, on_progress)
+            return
+        runtime.warm()  # loaded once before the fork: the workers share it copy-on-write
+        _WORKER.update(runtime=runtime)
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(min(self.workers, len(units))) as pool:
+                for part in pool.imap_unordered(_work, units):
+                    if on_progress:
+                        on_progress(part.bytes, part.events)
+                    yield part
+        finally:
+            _WORKER.clear()
 
 
 def default_workers() -> int:
@@ -302,50 +366,47 @@ def scan_paths(
     on_progress: Callable[[int, int], None] | None = None,
     runtime: Runtime | None = None,
     unit_bytes: int = UNIT_BYTES,
+    executor: Executor | None = None,
 ) -> ScanSummary:
     """Scan files and directories into `out_dir`; returns what was scanned and found.
 
+    `executor` runs the units (default: `LocalExecutor(workers)`; a Dask cluster:
+    `pipeline.runtime.distributed.scan_paths_dask`). Planning, the summary, the catalog
+    refresh and the scan record are the same whichever runs them.
     Raises FormatError when `fmt` is explicit and a file is not in that format.
     """
     config = config or Config()
     out = Path(out_dir)
     runtime = runtime or build(config, out_dir=out, engine=engine)
+    executor = executor or LocalExecutor(workers)
     started_at = datetime.now(timezone.utc)
     summary = ScanSummary()
     out.mkdir(parents=True, exist_ok=True)
     spool = Path(tempfile.mkdtemp(prefix=".spool-", dir=out))  # 0700: archive members and objects, removed below
     try:
-        return _scan_inputs(paths, out, fmt, config, runtime, summary, started_at, spool, workers, explain,
+        return _scan_inputs(paths, out, fmt, config, runtime, summary, started_at, spool, executor, explain,
                             on_progress, unit_bytes)
     finally:
         remove_spool(spool)
 
 
 def _scan_inputs(paths, out: Path, fmt: str, config: Config, runtime: Runtime, summary: ScanSummary,
-                 started_at: datetime, spool: Path, workers: int, explain: bool,
+                 started_at: datetime, spool: Path, executor: Executor, explain: bool,
                  on_progress: Callable[[int, int], None] | None, unit_bytes: int) -> ScanSummary:
     store = runtime.store
     known = distinct_findings(out)  # findings already recorded here: a re-scan says none of its own are new
     paths = [p if is_remote(p) else spool_stream(p, out) for p in paths]
     started = time.perf_counter()
-    units = plan_units(paths, fmt, summary, store, unit_bytes, config.limits.max_record_bytes, spool)
+    deferred: list[str] | None = [] if executor.defers else None
+    units = plan_units(paths, fmt, summary, store, unit_bytes, config.limits.max_record_bytes, spool, deferred)
     if explain:
         for unit in units:
             if unit.byte_range is None or unit.byte_range.start == 0:
                 log.info("%s: format %s%s", unit.path, unit.fmt, " (detected)" if fmt == "auto" else "")
-    if workers <= 1 or len(units) <= 1:
-        for unit in units:
-            summary.add(scan_unit(unit, runtime, on_progress))
-    else:
-        runtime.warm()  # loaded once before the fork: the workers share it copy-on-write
-        _WORKER.update(runtime=runtime)
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(workers, len(units))) as pool:
-            for part in pool.imap_unordered(_work, units):
-                summary.add(part)
-                if on_progress:
-                    on_progress(part.bytes, part.events)
-        _WORKER.clear()
+        for name in deferred or ():
+            log.info("%s: fetched or expanded, and planned, by a worker", name)
+    for part in executor.run(units, deferred or [], runtime, on_progress):
+        summary.add(part)
     summary.seconds = time.perf_counter() - started
     summary.db_path = runtime.refresh_catalog()
     summary.new_findings = distinct_findings(out) - known

@@ -60,6 +60,12 @@ except ImportError:  # pragma: no cover - exercised by installs without the extr
 DASK_MISSING = "Dask scans need the dask extra: pip install 'phiscan[dask]' (dask and distributed)"
 
 
+def require_dask() -> None:
+    """Raises ImportError, saying which extra to install, when dask or distributed is missing."""
+    if Client is None:
+        raise ImportError(DASK_MISSING)
+
+
 # -- object-store listing on the client (the objects are fetched by the workers) --------------------
 def list_objects(url: str) -> Iterator[str | BadRecord]:
     """The object URLs under `url` (a prefix is listed recursively, in key order), as `fetch` names them.
@@ -347,29 +353,50 @@ class _ClientEngine:
         raise RuntimeError("a Dask scan runs its engines on the workers")
 
 
+class ClusterError(RuntimeError):
+    """The Dask scheduler cannot be reached (or `--dask` names none)."""
+
+
+def local_workers(scheduler: str) -> int | None:
+    """`local` -> one worker per core, `local:N` -> N, an address -> None. Raises ClusterError for `local:x`."""
+    text = scheduler.strip()
+    if text != "local" and not text.startswith("local:"):
+        if "://" not in text and ":" not in text:
+            raise ClusterError(f"--dask {scheduler!r}: give local, local:N or a scheduler address "
+                               "(tcp://host:8786)")
+        return None
+    count = text.partition(":")[2]
+    if not count:
+        from pipeline.runtime.scan import default_workers
+
+        return default_workers()
+    if not (count.isdigit() and int(count) >= 1):
+        raise ClusterError(f"--dask {scheduler!r}: the number of local workers must be a whole number >= 1")
+    return int(count)
+
+
 @contextmanager
 def connect(scheduler) -> Iterator:
     """A Dask client: a `distributed.Client` as given (left open), `local` / `local:N` (a LocalCluster
     of N single-threaded worker processes, default one per core, closed after), or a scheduler
     address (`tcp://host:8786`, `tls://...`)."""
-    if Client is None:
-        raise ImportError(DASK_MISSING)
+    require_dask()
     if isinstance(scheduler, Client):
         yield scheduler
         return
-    text = str(scheduler).strip()
-    if text == "local" or text.startswith("local:"):
-        from pipeline.runtime.scan import default_workers
-
-        count = text.partition(":")[2]
-        if count and not (count.isdigit() and int(count) >= 1):
-            raise ValueError(f"--dask {text}: the number of local workers must be a whole number >= 1")
-        n = int(count) if count else default_workers()
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+    n = local_workers(str(scheduler))
+    if n is not None:
+        # the scheduler's HTTP server (dashboard, health) on a free loopback port, not a fixed :8787
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                          dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+            log.info("a local Dask cluster of %d workers; its dashboard: %s", n, client.dashboard_link)
             yield client
         return
-    with Client(text) as client:
+    try:
+        client = Client(str(scheduler).strip())
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__})") from None
+    with client:
         yield client
 
 
@@ -389,8 +416,7 @@ def scan_paths_dask(
 
     Raises ImportError without the dask extra, ConfigError for a bad key, FormatError as `scan_paths`.
     """
-    if Client is None:
-        raise ImportError(DASK_MISSING)
+    require_dask()
     config = config or Config()
     out = Path(out_dir)
     runtime = build(config, out_dir=out, engine=_ClientEngine())  # the store (and a key file, made once)

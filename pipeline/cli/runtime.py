@@ -43,9 +43,12 @@ class InputPath(click.ParamType):
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the number of cores).")
 @click.option("--explain", is_flag=True, help="Say which format was chosen for each file.")
+@click.option("--dask", "dask", default=None, metavar="ADDRESS|local[:N]",
+              help="Run on a Dask cluster: a scheduler address (tcp://host:8786) or local[:N] (N worker "
+                   "processes; default one per core). Needs phiscan[dask]; the output is written here.")
 @click.option("-v", "--verbose", is_flag=True)
 def scan(paths, out_dir, fmt, config_path, fail_on_findings, fail_on_new, suppressions, baseline, workers, explain,
-         verbose):
+         dask, verbose):
     """Scan log files (Vercel drains: NDJSON, JSON arrays, objects; .gz/.zst) for PHI, PII and secrets."""
     from connectors.registry import FormatError
     from detectors.analyzer import ModelNotInstalled
@@ -54,15 +57,20 @@ def scan(paths, out_dir, fmt, config_path, fail_on_findings, fail_on_new, suppre
 
     _setup_logging(verbose or explain)
     config = _config(config_path)
+    if dask and workers:
+        raise click.UsageError("--dask and --workers: choose one (a local cluster of N workers is --dask local:N)")
     progress = ScanProgress(total_input_bytes(paths), err_console)
+    on_progress = lambda nbytes, events: progress.advance(nbytes, events)  # noqa: E731
     try:
         with progress:
-            progress.model_loading(config.detection.model)
-            runtime = _runtime(config, out_dir)
-            progress.scanning()
-            summary = scan_paths(list(paths), out_dir, fmt=fmt, config=config, explain=explain, runtime=runtime,
-                                 workers=workers or default_workers(),
-                                 on_progress=lambda nbytes, events: progress.advance(nbytes, events))
+            if dask:
+                summary = _scan_dask(list(paths), out_dir, dask, fmt, config, explain, progress, on_progress)
+            else:
+                progress.model_loading(config.detection.model)
+                runtime = _runtime(config, out_dir)
+                progress.scanning()
+                summary = scan_paths(list(paths), out_dir, fmt=fmt, config=config, explain=explain,
+                                     runtime=runtime, workers=workers or default_workers(), on_progress=on_progress)
     except (FormatError, ModelNotInstalled, ConfigError) as exc:
         raise click.UsageError(str(exc)) from None
     new_rows, notes = None, []
@@ -77,6 +85,26 @@ def scan(paths, out_dir, fmt, config_path, fail_on_findings, fail_on_new, suppre
         print_new_offenders(out_console, new_rows, notes)
         if new_rows:
             sys.exit(1)
+
+
+def _scan_dask(paths, out_dir, scheduler, fmt, config, explain, progress, on_progress):
+    """`scan --dask`: the workers load the model and scan; this process plans and writes the output."""
+    import logging
+
+    from pipeline.runtime.distributed import ClusterError, local_workers, require_dask, scan_paths_dask
+
+    try:
+        require_dask()
+        local_workers(scheduler)
+    except (ImportError, ClusterError) as exc:
+        raise click.UsageError(str(exc)) from None
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO lines are cluster chatter
+    progress.scanning()
+    try:
+        return scan_paths_dask(paths, out_dir, scheduler=scheduler, fmt=fmt, config=config, explain=explain,
+                               on_progress=on_progress)
+    except ClusterError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 FORMAT_CHOICE = click.Choice(["auto", "vercel", "sentry", "segment", "posthog", "mixpanel", "ga4", "otlp", "jsonlogs", "lines"])

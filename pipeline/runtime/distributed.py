@@ -43,7 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.archives import remove_spool, skipped_name
+from connectors.registry import FormatError
 from core.model import BadRecord
+from detectors.analyzer import ModelNotInstalled
 from pipeline.config import Config, ConfigError
 from pipeline.runtime.build import Runtime, build, fingerprint_key
 from pipeline.runtime.scan import UNIT_BYTES, ScanSummary, Unit, plan_units, scan_paths, scan_unit
@@ -214,25 +216,18 @@ class ScanPlugin(WorkerPlugin):
         return worker_runtime(self._config, self._key)
 
 
-_SAFE = None
-
-
-def _safe_errors() -> tuple[type[BaseException], ...]:
-    """Errors that stop the scan, as on one machine; their messages are phiscan's own (no content)."""
-    global _SAFE
-    if _SAFE is None:
-        from connectors.registry import FormatError
-        from detectors.analyzer import ModelNotInstalled
-
-        _SAFE = (FormatError, ModelNotInstalled, ConfigError, ImportError)
-    return _SAFE
+# errors that stop the scan, as they do on one machine; their messages are phiscan's own (no content)
+_FATAL = (FormatError, ModelNotInstalled, ConfigError, ImportError)
 
 
 def _scan_task(plugin_name: str, work: Unit | Deferred) -> _Done | _Failed:
     """One unit on a worker. Never raises: Dask logs a failed task's arguments and exception text,
     and an exception (a decode error, say) can carry input bytes, so only a type name leaves here."""
     try:
-        plugin = get_worker().plugins[plugin_name]
+        plugin = get_worker().plugins.get(plugin_name)
+        if plugin is None:
+            return _Failed("no plugin", fatal=RuntimeError(f"a Dask worker has no {plugin_name} plugin "
+                                                            "(was the scan's plugin unregistered?)"))
         capture = _Capture()
         runtime = copy.copy(plugin.runtime())  # shares the engine and its lock; records into `capture`
         runtime.store = capture
@@ -241,7 +236,7 @@ def _scan_task(plugin_name: str, work: Unit | Deferred) -> _Done | _Failed:
         else:
             part = scan_unit(work, runtime)
         return _Done(part, capture.writes)
-    except _safe_errors() as exc:
+    except _FATAL as exc:
         return _Failed(f"{type(exc).__name__}", fatal=exc)
     except Exception as exc:  # noqa: BLE001 - one unit's failure is that unit's error, not a dead scan
         log.warning("%s: scan failed on a worker (%s)", _name(work), type(exc).__name__)

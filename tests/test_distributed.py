@@ -262,6 +262,20 @@ def test_a_worker_that_dies_mid_unit_is_retried_without_duplicates(inputs, clust
     cluster.wait_for_workers(2, timeout=60)
 
 
+def test_a_wrong_format_inside_an_archive_stops_the_scan_as_on_one_machine(inputs, cluster, tmp_path):
+    """The archive is expanded and planned on a worker: its FormatError still reaches the caller."""
+    from connectors.registry import FormatError
+    from pipeline.runtime.distributed import scan_paths_dask
+    from pipeline.runtime.scan import scan_paths
+
+    with pytest.raises(FormatError) as one:
+        scan_paths([inputs / "export.zip"], tmp_path / "one", fmt="sentry", config=_config(), engine=_engine())
+    with pytest.raises(FormatError) as dask:
+        scan_paths_dask([inputs / "export.zip"], tmp_path / "dask", fmt="sentry", scheduler=cluster,
+                        config=_config())
+    assert str(dask.value) == str(one.value)
+
+
 def test_s3_objects_are_fetched_by_the_workers(s3_url, cluster, inputs, tmp_path):
     if s3_url is None:
         pytest.skip("the S3 case needs moto[server] and s3fs (the test extra)")

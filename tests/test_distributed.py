@@ -53,6 +53,7 @@ def s3_url():
                             "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
             mp.setenv(name, value)
         mp.delenv("AWS_PROFILE", raising=False)
+        s3fs.S3FileSystem.clear_instance_cache()  # an instance cached by an earlier module talks to its server
         try:
             yield url
         finally:

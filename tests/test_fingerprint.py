@@ -54,3 +54,29 @@ def test_generated_key_is_0600_and_reused(tmp_path, caplog):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert resolve_key(None, tmp_path) == key
     assert key.decode() not in caplog.text
+
+
+def test_consumers_starting_together_share_one_whole_generated_key(tmp_path, monkeypatch):
+    """Two consumers of a group sharing an output directory once read the key file half written."""
+    import threading
+
+    from pipeline.engine.fingerprint import KEY_ENV, resolve_key
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    for attempt in range(20):
+        out = tmp_path / f"out-{attempt}"
+        start = threading.Barrier(8)
+        keys: list[bytes] = []
+
+        def one() -> None:
+            start.wait()
+            keys.append(resolve_key(None, out))
+
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert len(keys) == 8 and len(set(keys)) == 1 and len(keys[0]) >= 32
+        assert [p.name for p in out.iterdir()] == [".phiscan-key"]  # no temporary file left behind
+        assert (out / ".phiscan-key").stat().st_mode & 0o777 == 0o600

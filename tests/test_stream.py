@@ -88,6 +88,7 @@ def test_two_consumers_split_partitions(broker, engine, tmp_path):
     for t in threads:
         t.join(90)
     assert sum(s.records_in for s in results.values()) >= 400
+    assert set(results) == {"c1", "c2"}, "a consumer thread failed (see its exception above)"
     assert all(s.records_in > 0 for s in results.values()), "both consumers got partitions"
     ids, rows = findings_in(out)
     assert ids == expected_ids(engine, recs) and rows == len(ids)

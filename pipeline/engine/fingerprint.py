@@ -15,6 +15,8 @@ import logging
 import os
 import re
 import secrets
+import tempfile
+import time
 from pathlib import Path
 
 log = logging.getLogger("phiscan")
@@ -43,16 +45,41 @@ def resolve_key(configured: str | None, out_dir: Path | None) -> bytes:
         raise ValueError(f"no fingerprint key: set {KEY_ENV} or fingerprint.key in the config")
     path = Path(out_dir) / KEY_FILE
     if path.exists():
-        return path.read_bytes().strip()
+        return _read_key(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32).encode()
+    # Written whole under a temporary name, then linked into place: the key file appears complete or
+    # not at all, so a second consumer starting at the same moment never reads it half written.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".phiscan-key-")  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker won the race
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another worker won the race: use its key
+            return _read_key(path)
+        except OSError:  # a file system without hard links: create it exclusively instead
+            try:
+                excl = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return _read_key(path)
+            with os.fdopen(excl, "wb") as fh:
+                fh.write(key)
+    finally:
+        os.unlink(tmp)
     log.warning("generated a fingerprint key at %s (mode 0600); set %s to choose your own", path, KEY_ENV)
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    """The key in a key file; an empty one (written by an older version still writing it) is waited for."""
+    for _ in range(100):
+        key = path.read_bytes().strip()
+        if key:
+            return key
+        time.sleep(0.02)
     return key
 
 

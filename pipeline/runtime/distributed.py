@@ -68,31 +68,6 @@ def require_dask() -> None:
         raise ImportError(DASK_MISSING)
 
 
-# -- object-store listing on the client (the objects are fetched by the workers) --------------------
-def list_objects(url: str) -> Iterator[str | BadRecord]:
-    """The object URLs under `url` (a prefix is listed recursively, in key order), as `fetch` names them.
-
-    The same names, skips and error reasons as `connectors.objectstore.fetch`, without reading
-    an object: a worker fetches each one (`fetch(name)` lists it as that one object).
-    """
-    scheme = url.partition("://")[0].lower()
-    try:
-        import fsspec
-
-        fs, root = fsspec.core.url_to_fs(url)
-        keys = sorted(fs.find(root)) if fs.isdir(root) else [root]
-    except ImportError:
-        yield BadRecord("objectstore", url, f"no fsspec backend for {scheme}:// (install phiscan[cloud], "
-                                            "gcsfs or adlfs)", 0)
-        return
-    except Exception as exc:  # noqa: BLE001 - no credentials, no bucket, access denied: named, never echoed
-        yield BadRecord("objectstore", url, f"cannot list objects ({type(exc).__name__})", 0)
-        return
-    for key in keys:
-        if not skipped_name(key):
-            yield f"{scheme}://{key}"
-
-
 # -- what travels ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Deferred:

@@ -29,7 +29,7 @@ from typing import Protocol
 import orjson
 
 from connectors.archives import expand_zip, is_archive, remove_spool
-from connectors.objectstore import fetch, is_remote
+from connectors.objectstore import fetch, is_remote, list_objects
 from connectors.files import GZIP_MAGIC, ZSTD_MAGIC, ByteRange, iter_input_files, split_lines_file
 from pipeline.storage.parquet import ParquetStore
 from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_format
@@ -213,8 +213,6 @@ def input_files(paths: Sequence[str | Path], spool: Path | None, store: ParquetS
                 yield from iter_input_files([p], on_skip=lambda path, why: _skipped(summary, path, why))
                 continue
             if deferred is not None:
-                from pipeline.runtime.distributed import list_objects
-
                 for item in list_objects(str(p)):
                     if isinstance(item, BadRecord):
                         _input_error(store, summary, item, "-fetch")

@@ -146,6 +146,10 @@ _PHONE_CANDIDATE = regex.compile(
 # 3-2-4 groups are SSNs (`078-05-1120`), 2-2-4 and 4-2-2 groups dates: no country prints phones so
 _SSN_OR_DATE = regex.compile(r"\d{3}([-. ])\d{2}\1\d{4}|\d{1,2}([-./])\d{1,2}\2\d{2,4}|\d{4}([-./])\d{1,2}\3\d{1,2}")
 _CONTEXT_WORD = regex.compile(r"(?i)\b(?:" + "|".join(PHONE_CONTEXT) + r")s?\b")
+# a formatted North American number as NanpPhoneRecognizer's patterns take it (area code and exchange
+# not starting with 0 or 1): that recognizer reports it whatever its area code
+_NANP_FORMATTED = regex.compile(r"(?:(?:\+?1|001)[\s.-]?)?(?:\([2-9]\d{2}\)[\s.-]?|[2-9]\d{2}([-.\s]))[2-9]\d{2}"
+                                r"(?(1)\1|[\s.-]?)\d{4}")
 # what separates digit groups of a printed number: one separator, or a bracketed area code
 _GROUP_SPLIT = regex.compile(r"\s?[().]\s?|[\s.-]")
 
@@ -204,6 +208,8 @@ class LogPhoneRecognizer(LocalRecognizer):
             if stripped.startswith(("+", "00")):
                 e164 = "+" + main.lstrip("+(0") if stripped.startswith("00") else main
                 score = 0.7 if _valid(phonenumbers, e164, None) else None
+            elif _NANP_FORMATTED.fullmatch(main):
+                continue  # NanpPhoneRecognizer reports it at a higher score; trying 47 regions found nothing more
             elif not _SSN_OR_DATE.fullmatch(main):
                 trunk = stripped.startswith("0")
                 formatted = any(not ch.isdigit() for ch in stripped)

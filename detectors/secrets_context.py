@@ -27,6 +27,7 @@ from detectors.secrets_validate import (
     plausible_password,
     shannon_entropy,
 )
+from detectors.prefilter import SpanFinder
 from detectors.secrets_vendors import keyed_match, vendor_formats
 
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-$@")
@@ -189,11 +190,12 @@ class ContextScanner:
         vendor_words = sorted({k for f in keyed for k in f.raw_keys if len(k) >= 3}, key=lambda w: (-len(w), w))
         loose = [r"[_.-]{0,2}".join(map(re.escape, re.split(r"[_.-]+", w))) for w in vendor_words]
         self.trigger = re.compile(r"(?i:" + _SECRET_WORDS + "|" + "|".join(loose) + ")")
+        self._hits = SpanFinder(self.trigger)  # the same matches; `re` alone took 300 us for a log line
 
     def find(self, text: str) -> list[tuple[str, int, int]]:
         found: list[tuple[str, int, int]] = []
         done_until = -1
-        for hit in self.trigger.finditer(text):
+        for hit in self._hits.finditer(text):
             if hit.start() < done_until:
                 continue
             kstart, kend = hit.start(), hit.end()

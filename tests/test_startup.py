@@ -117,3 +117,29 @@ def test_analyst_commands_never_import_spacy(scanned):
     got = json.loads(res.stdout.strip().splitlines()[-1])
     assert got["codes"] == {"report": 0, "query": 0, "triage": 0, "suppress": 0, "purge": 0}, res.stderr[-2000:]
     assert got["spacy"] is False and got["presidio"] is False
+
+
+FRAGMENTS = ["pass", "pw", "_pw", "pwd", "word", "secret", "token", "api", "_", "-", ".", "key", "KEY", "Auth", " ",
+             "=", ":", '"', "x", "9", "aws", "access", "bearer", "jwt", "creds", "\n", "launchdarkly", "sdk", "!",
+             "private", "é"]
+
+
+@pytest.mark.skipif(hyperscan is None, reason="hyperscan is not installed on this platform")
+def test_span_finder_gives_the_spans_of_re_finditer():
+    """ContextScanner's trigger through Hyperscan windows: the same matches as re over the whole text."""
+    from hypothesis import given, settings, strategies as st
+
+    from detectors.prefilter import SpanFinder
+    from detectors.secrets_context import ContextScanner
+
+    rx = ContextScanner().trigger
+    finder = SpanFinder(rx)
+    assert finder._db is not None
+
+    @settings(max_examples=1500, deadline=None, derandomize=True)
+    @given(st.lists(st.sampled_from(FRAGMENTS), min_size=0, max_size=120))
+    def same(parts):
+        text = "".join(parts)
+        assert [m.span() for m in finder.finditer(text)] == [m.span() for m in rx.finditer(text)]
+
+    same()

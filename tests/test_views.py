@@ -141,3 +141,19 @@ def test_engine_quarantines_a_field_past_the_view_limit(engine):
     raw = " ".join(f"k{i}=v{i}" for i in range(400))
     result = engine.scan([Event(source="t", event_id="1", origin="o", payload={"message": raw})])
     assert not result.findings and len(result.bad) == 1 and "limit exceeded" in result.bad[0].reason
+
+
+def test_percent_decode_fast_path_agrees_with_the_char_by_char_decoder():
+    from hypothesis import given, settings, strategies as st
+
+    from pipeline.engine.views import _percent_decode_chars, percent_decode
+
+    parts = ["%", "%4", "%40", "%C3", "%A9", "%E2%82%AC", "%ZZ", "+", "a", "=", "&", "%2B", "%F0%9F", "%80", " ", "9"]
+
+    @settings(max_examples=1500, deadline=None, derandomize=True)
+    @given(st.lists(st.sampled_from(parts), max_size=40), st.booleans())
+    def same(chunks, plus):
+        text = "".join(chunks)
+        assert percent_decode(text, plus) == _percent_decode_chars(text, plus)
+
+    same()

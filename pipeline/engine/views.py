@@ -79,8 +79,44 @@ class View:
         return View(text, key, 0, tuple(ps[s] for s in starts), tuple(pe[e - 1] for e in ends), kind)
 
 
+_PCT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_PCT_RUN_PLUS = re.compile(r"(?:%[0-9A-Fa-f]{2})+|\+")
+
+
 def percent_decode(text: str, plus_as_space: bool) -> tuple[str, list[int], list[int]]:
-    """URL-decode `text`, returning the decoded string and each char's source span."""
+    """URL-decode `text`, returning the decoded string and each char's source span.
+
+    ASCII text (nearly every URL and query string) is copied a stretch at a time between
+    escapes; only the escapes are decoded byte by byte. Other text goes char by char.
+    """
+    if not text.isascii():
+        return _percent_decode_chars(text, plus_as_space)
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for m in (_PCT_RUN_PLUS if plus_as_space else _PCT_RUN).finditer(text):
+        a, b = m.span()
+        if a > pos:
+            out.append(text[pos:a])
+            starts.extend(range(pos, a))
+            ends.extend(range(pos + 1, a + 1))
+        if text[a] == "+":
+            out.append(" ")
+            starts.append(a)
+            ends.append(a + 1)
+        else:
+            _decode_units([(int(text[i + 1:i + 3], 16), i, i + 3) for i in range(a, b, 3)], out, starts, ends)
+        pos = b
+    if pos < len(text):
+        out.append(text[pos:])
+        starts.extend(range(pos, len(text)))
+        ends.extend(range(pos + 1, len(text) + 1))
+    return "".join(out), starts, ends
+
+
+def _percent_decode_chars(text: str, plus_as_space: bool) -> tuple[str, list[int], list[int]]:
+    """`percent_decode` one char at a time (text that is not ASCII: lone surrogates decode as Python does)."""
     units: list[tuple[int, int, int]] = []  # (byte, raw start, raw end)
     i, n = 0, len(text)
     while i < n:
@@ -98,6 +134,12 @@ def percent_decode(text: str, plus_as_space: bool) -> tuple[str, list[int], list
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
+    _decode_units(units, out, starts, ends)
+    return "".join(out), starts, ends
+
+
+def _decode_units(units: list[tuple[int, int, int]], out: list[str], starts: list[int], ends: list[int]) -> None:
+    """UTF-8 decode (byte, raw start, raw end) units into chars and their spans (bad bytes: U+FFFD)."""
     j, m = 0, len(units)
     while j < m:
         b = units[j][0]
@@ -111,7 +153,6 @@ def percent_decode(text: str, plus_as_space: bool) -> tuple[str, list[int], list
         starts.append(units[j][1])
         ends.append(units[min(j + size, m) - 1][2])
         j += size
-    return "".join(out), starts, ends
 
 
 def _decode_json_literal(lit: str) -> tuple[str, list[int], list[int]]:

@@ -206,7 +206,7 @@ def refresh(out_dir: str | Path, policy: dict[str, list[tuple[Any, ...]]] | None
 
 # No progress bar (DuckDB draws one on stdout for long queries: it would land in `query` output and
 # in the logs of a consumer); a bounded memory for the scan's own count over every part (it spills).
-SCAN_MEMORY_LIMIT = "256MB"
+SCAN_MEMORY_LIMIT = "64MB"  # a distinct count over every part: it spills to the temp dir past this
 
 
 def _connect(path: str | Path | None = None, *, read_only: bool = False, bounded: bool = False):

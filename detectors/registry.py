@@ -42,7 +42,7 @@ from detectors.secrets import (
     CredentialRecognizer,
     PrivateKeyRecognizer,
 )
-from detectors.secrets_context import ContextScanner
+from detectors.secrets_context import context_trigger
 from detectors.secrets_vendors import trigger_pattern as vendor_trigger
 
 _DIGITS = r"\d[\d\s().+-]{5,}\d"
@@ -70,7 +70,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "StreetAddressRecognizer": (StreetAddressRecognizer,
                                 re.compile(r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+)?[A-Z0-9]|[ADF]PO\s+A[AEP]|(?i:box\s+\d)")),
     "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(vendor_trigger())),
-    "ContextSecretRecognizer": (ContextSecretRecognizer, ContextScanner().trigger),
+    "ContextSecretRecognizer": (ContextSecretRecognizer, context_trigger()),
     "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"(?i:bearer|session|sid=|_token=)")),
     "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s@]{0,256}@|curl")),
     "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),

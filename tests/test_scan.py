@@ -109,6 +109,34 @@ def test_rescan_adds_no_duplicates_and_ids_are_stable(corpus, engine, tmp_path):
     assert sorted(p.name for p in (out / "findings").rglob("*.parquet")) == files_before
 
 
+def test_a_unit_is_one_part_per_source_and_day_and_a_dense_unit_is_split(engine, tmp_path, monkeypatch):
+    """Parts follow the unit, not the batch (a million events made 36,000 files); PART_FINDINGS bounds a part."""
+    import pipeline.runtime.scan as scan_mod
+    from pipeline.config import Config, ScanConfig
+
+    src = tmp_path / "in.ndjson"
+    day = 86_400_000
+    src.write_text("".join(json.dumps({"id": f"e{i}", "deploymentId": "dpl_x", "source": "lambda", "projectId": "p",
+                                       "timestamp": 1763800000000 + (i % 2) * day, "level": "info",
+                                       "message": f"patient email jane.doe{i}@gmail.com"}) + "\n" for i in range(40)))
+    config = Config(scan=ScanConfig(batch_size=4))  # ten batches in the one unit
+    out = tmp_path / "out"
+    s = scan_paths([src], out, engine=engine, config=config)
+    parts = sorted((out / "findings").rglob("*.parquet"))
+    assert s.findings == s.new_findings == 40 and len(parts) == 2  # two days, one part each
+    assert sorted(p.parent.name for p in parts) == ["date=2025-11-22", "date=2025-11-23"]
+    assert [pq.read_metadata(p).num_rows for p in parts] == [20, 20]
+    assert len(list((out / "coverage").rglob("*.parquet"))) == 2 and len(list((out / "events").rglob("*.parquet"))) == 2
+
+    monkeypatch.setattr(scan_mod, "PART_FINDINGS", 8)  # a dense unit: written every 8 findings (2 batches)
+    dense = tmp_path / "dense"
+    scan_paths([src], dense, engine=engine, config=config)
+    again = sorted(p.relative_to(dense) for p in (dense / "findings").rglob("*.parquet"))
+    assert len(again) == 10 and sum(pq.read_metadata(dense / p).num_rows for p in again) == 40
+    s = scan_paths([src], dense, engine=engine, config=config)  # a re-scan rewrites the same parts
+    assert s.new_findings == 0 and sorted(p.relative_to(dense) for p in (dense / "findings").rglob("*.parquet")) == again
+
+
 def test_appending_new_input_and_errors_table(engine, tmp_path):
     out = tmp_path / "out"
     a = tmp_path / "a.ndjson"

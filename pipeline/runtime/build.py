@@ -39,6 +39,7 @@ class Recorded:
     bad: list[BadRecord] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # events scanned (wrappers not counted), for coverage
+    covered: Counter = field(default_factory=Counter)  # coverage already counted, of events not kept
 
     def extend(self, other: Recorded) -> None:
         self.findings.extend(other.findings)
@@ -46,6 +47,7 @@ class Recorded:
         self.bad.extend(other.bad)
         self.skipped.extend(other.skipped)
         self.events.extend(other.events)
+        self.covered.update(other.covered)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ class Runtime:
         self.store.write_findings(done.findings, batch_key)
         self.store.write_flagged(done.flagged, batch_key)
         self.store.write_errors(done.bad, batch_key)
-        self.store.write_coverage(coverage(done.events), batch_key)
+        self.store.write_coverage(dict(coverage(done.events) + done.covered), batch_key)
 
     def warm(self) -> None:
         """Load what loads lazily (the spaCy model) now: services answer their first request at full
@@ -196,14 +198,14 @@ class Runtime:
         return catalog.refresh(self.store.root)
 
 
-def coverage(events: Sequence[Event]) -> dict:
+def coverage(events: Sequence[Event]) -> Counter:
     """Events scanned per (source, project, UTC day)."""
     now = datetime.now(timezone.utc)
     counts: Counter = Counter()
     for ev in events:
         if not ev.wrapper:
             counts[(ev.source, ev.project, utc_day(ev.timestamp, now))] += 1
-    return dict(counts)
+    return counts
 
 
 MIN_KEY_BYTES = 16

@@ -5,10 +5,12 @@
 
 Input is cut into units: whole files, and for large uncompressed line files,
 byte ranges of `UNIT_BYTES` cut at line ends. Units are the same whatever the
-number of workers, and each unit's batches are written under keys derived from
-the file, the range and the batch number, so one worker and N workers write the
-same findings, and re-running a scan rewrites the same parts instead of adding
-copies.
+number of workers, and each unit is written under keys derived from the file, the
+range and a part number, so one worker and N workers write the same findings, and
+re-running a scan rewrites the same parts instead of adding copies. A unit is
+written as one part per (source, day), not one per batch: a million events made
+36,000 small files before, which the analysts' queries (and the scan's own count
+at its end) paid for in time and memory.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pipeline.storage.parquet import ParquetStore
 from connectors.registry import TEXT_FORMATS, FormatError, read_events, resolve_format
 from pipeline.config import Config
 from pipeline.engine.scanner import ScanEngine
-from pipeline.runtime.build import Recorded, Runtime, build
+from pipeline.runtime.build import Recorded, Runtime, build, coverage
 from pipeline.storage.catalog import distinct_findings
 from pipeline.storage.manifest import write_scan_record
 from pipeline.storage.provenance import scan_record
@@ -43,6 +45,9 @@ from core.model import BadRecord, Event, Skipped
 
 log = logging.getLogger("phiscan")
 UNIT_BYTES = 4 << 20
+# Findings a unit holds before it writes a part: a unit of UNIT_BYTES rarely reaches it, and a
+# unit dense with findings is written in several parts instead of held whole.
+PART_FINDINGS = 50_000
 
 
 @dataclass
@@ -244,18 +249,30 @@ def input_files(paths: Sequence[str | Path], spool: Path | None, store: ParquetS
 
 
 def scan_unit(unit: Unit, runtime: Runtime, on_progress: Callable[[int, int], None] | None = None) -> ScanSummary:
-    """Scan one unit and record its findings, flagged events, bad records and coverage, batch by batch."""
+    """Scan one unit and record its findings, flagged events, bad records and coverage.
+
+    What the batches find is held and written when the unit ends (or every PART_FINDINGS
+    findings), under `<unit key>-<part number>`: the parts depend on the input only.
+    """
     config = runtime.config
     part = ScanSummary()
+    pending, written = Recorded(), 0
+
+    def write() -> None:
+        nonlocal pending, written
+        runtime.record(pending, f"{unit.key}-{written:06d}")
+        pending, written = Recorded(), written + 1
+
     records = read_events(unit.path, unit.fmt, max_record_bytes=config.limits.max_record_bytes,
                           byte_range=unit.byte_range, checked=True)
-    for index, (events, bad, skipped) in enumerate(_batches(records, config.scan.batch_size)):
+    for events, bad, skipped in _batches(records, config.scan.batch_size):
         part.skipped += len(skipped)
         part.skip_reasons.update(s.reason for s in skipped)
         result = runtime.scan(events)
         counted = [e for e in events if not e.wrapper]
-        done = Recorded(result.findings, result.flagged, bad + result.bad, skipped, counted)
-        runtime.record(done, f"{unit.key}-{index:06d}")
+        done = Recorded(result.findings, result.flagged, bad + result.bad, skipped)
+        done.covered.update(coverage(counted))  # counts, not the events: a unit's payloads are not held
+        pending.extend(done)
         part.events += len(counted)
         part.findings += len(result.findings)
         part.phi_events += sum(1 for f in result.flagged if f.phi)
@@ -263,8 +280,11 @@ def scan_unit(unit: Unit, runtime: Runtime, on_progress: Callable[[int, int], No
         part.by_entity.update(f.entity_type for f in result.findings)
         part.by_source.update(f.source for f in result.findings)
         part.error_reasons.update(b.reason for b in done.bad)
+        if len(pending.findings) >= PART_FINDINGS:
+            write()
         if on_progress:
             on_progress(0, len(counted))
+    write()
     part.bytes = unit.size
     if on_progress:
         on_progress(unit.size, 0)

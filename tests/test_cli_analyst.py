@@ -141,12 +141,12 @@ def test_progress_off_a_terminal_names_its_phases_and_total(tmp_path):
     assert total == 4000
     console, buf = _console()
     with ScanProgress(total, console) as progress:
-        progress.model_loading("en_core_web_sm")
+        progress.preparing("en_core_web_sm")
         progress.scanning()
         progress.advance(4000, events=12)
     assert progress.events == 12
-    assert buf.getvalue().splitlines()[0] == "loading the detection model (en_core_web_sm)"
-    assert buf.getvalue().splitlines()[1].startswith("scanning 3.9 KB (model loaded in")
+    assert buf.getvalue().splitlines()[0] == "preparing the detectors (spaCy model en_core_web_sm loads when a text needs it)"
+    assert buf.getvalue().splitlines()[1].startswith("scanning 3.9 KB (detectors ready in")
 
 
 def test_serve_address_line():

@@ -41,9 +41,9 @@ def total_input_bytes(paths: Iterable[str | Path]) -> int:
 
 
 class ScanProgress:
-    """A progress bar in bytes with a total and an ETA, the model load as its own phase before it.
+    """A progress bar in bytes with a total and an ETA, building the detectors as its own phase before it.
 
-    Use as a context manager; call `model_loading()` before the engine is built,
+    Use as a context manager; call `preparing()` before the engine is built,
     `scanning()` when the first byte is read, then `advance(nbytes, events)`.
     Off a terminal it draws nothing and `lines` collects the phase changes.
     """
@@ -73,16 +73,17 @@ class ScanProgress:
         if not self.console.is_terminal:
             self.console.print(text, soft_wrap=True)
 
-    def model_loading(self, model: str) -> None:
-        self._phase(f"loading the detection model ({model})")
-        self._task = self._progress.add_task(f"loading model {model}", total=None, events=0)
+    def preparing(self, model: str) -> None:
+        """The detectors are being built; the spaCy model itself loads later, if a text needs NER."""
+        self._phase(f"preparing the detectors (spaCy model {model} loads when a text needs it)")
+        self._task = self._progress.add_task("preparing the detectors", total=None, events=0)
         self._phase_started = time.monotonic()
 
     def scanning(self) -> None:
         took = time.monotonic() - self._phase_started
         if self._task is not None:
             self._progress.remove_task(self._task)
-        self._phase(f"scanning {format_bytes(self.total_bytes)}" + (f" (model loaded in {took:.1f}s)"
+        self._phase(f"scanning {format_bytes(self.total_bytes)}" + (f" (detectors ready in {took:.1f}s)"
                                                                      if self.lines else ""))
         self._task = self._progress.add_task("scanning", total=self.total_bytes or None, events=0)
 

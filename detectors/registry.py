@@ -32,7 +32,7 @@ from detectors.healthcare import (
     NpiRecognizer,
     StreetAddressRecognizer,
 )
-from detectors.health import Icd10Recognizer, condition_recognizer, medication_recognizer
+from detectors.health import Icd10Recognizer, condition_recognizer, load_terms, medication_recognizer
 from detectors.names import NameGazetteerRecognizer
 from detectors.secrets import (
     ApiKeyRecognizer,
@@ -46,6 +46,18 @@ from detectors.secrets_vendors import trigger_pattern as vendor_trigger
 
 _DIGITS = r"\d[\d\s().+-]{5,}\d"
 # recognizer name -> (factory, trigger)
+def dictionary_trigger(data_file: str) -> re.Pattern[str]:
+    """Any term of a dictionary, anywhere and in any ASCII case, or any non-ASCII character.
+
+    The dictionary recognizers match whole words of the lower-cased text: every such match is
+    a term here (a superset: no word boundaries). Hyperscan folds ASCII case only, and Unicode
+    folding can turn another character into a term's letter (the Kelvin sign into `k`), so a
+    non-ASCII text always runs them. Before, `[A-Za-z]{3}` ran them on nearly every text.
+    """
+    terms = sorted({t.lower() for t in load_terms(data_file)}, key=lambda t: (-len(t), t))
+    return re.compile("(?i:" + "|".join(re.escape(t) for t in terms) + r")|[^\x00-\x7f]")
+
+
 RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] = {
     "EmailRecognizer": (OfflineEmailRecognizer, re.compile(r"[\w.+-]@[\w-]")),
     # libphonenumber is costly: run it on `+`/`00` numbers, trunk-prefixed national ones, and near phone words
@@ -73,8 +85,8 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"(?i:bearer|session|sid=|_token=)")),
     "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s@]{0,256}@|curl")),
     "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),
-    "MedicalConditionDictionary": (condition_recognizer, re.compile(r"[A-Za-z]{3}")),
-    "MedicationDictionary": (medication_recognizer, re.compile(r"[A-Za-z]{4}")),
+    "MedicalConditionDictionary": (condition_recognizer, dictionary_trigger("conditions.txt")),
+    "MedicationDictionary": (medication_recognizer, dictionary_trigger("medications.txt")),
     "Icd10Recognizer": (Icd10Recognizer, re.compile(r"[A-TV-Z]\d[0-9AB]")),
     "NameGazetteerRecognizer": (NameGazetteerRecognizer, re.compile(
         r"[A-Z][a-z]+\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+[A-Z]")),

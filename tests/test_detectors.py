@@ -170,6 +170,32 @@ def test_prefilter_engines_agree():
         assert fast.hits(text) == slow.hits(text), text
 
 
+def test_dictionary_triggers_fire_wherever_the_dictionaries_match():
+    """The dictionary triggers are the terms themselves now; never silent where the recognizer finds one."""
+    import random
+
+    from detectors.health import condition_recognizer, load_terms, medication_recognizer
+    from detectors.prefilter import TriggerSet
+    from detectors.registry import TRIGGERS
+
+    rnd = random.Random(5)
+    for name, make, data in (("MedicalConditionDictionary", condition_recognizer, "conditions.txt"),
+                             ("MedicationDictionary", medication_recognizer, "medications.txt")):
+        rec = make()
+        rec.load()
+        fast = TriggerSet({name: TRIGGERS[name]})
+        slow = TriggerSet({name: TRIGGERS[name]}, use_hyperscan=False)
+        terms = load_terms(data)
+        fillers = ["", " ", "x", "dx: ", "(", "\u212a", "é", "_", "-", "\n", "GET /api/", "İ"]
+        for _ in range(600):
+            term = rnd.choice(terms)
+            term = "".join(ch.upper() if rnd.random() < 0.3 else ch for ch in term)
+            text = rnd.choice(fillers) + term + rnd.choice(fillers)
+            if rec.analyze(text, rec.supported_entities):
+                assert fast.hits(text) == slow.hits(text) == {name}, text
+        assert fast.hits("GET /api/health 200 in 3ms") == set()  # machine text no longer runs them
+
+
 MORE_CASES = [
     ("DOB: 2012/06/20", ("DATE_OF_BIRTH", "2012/06/20")),
     ("DOB: 20171011", ("DATE_OF_BIRTH", "20171011")),

@@ -124,3 +124,15 @@ def test_gc_comes_back_when_a_batch_fails(engine, tmp_path):
         raise AssertionError("a failing write must stop the runner (nothing committed)")
     assert gc.isenabled()
     assert not [e for e in consumer.log if e[0] == "commit"]
+
+
+def test_crc_check_is_slow_only_without_the_c_crc32c(monkeypatch):
+    from kafka.record import util
+
+    from connectors.kafka import crc_check_is_slow
+
+    assert util.crc32c_c is not None, "the crc32c package (a dependency) gives kafka-python its C CRC-32C"
+    assert not crc_check_is_slow({})
+    monkeypatch.setattr(util, "crc32c_c", None)
+    assert crc_check_is_slow({}) and crc_check_is_slow({"check_crcs": True})
+    assert not crc_check_is_slow({"check_crcs": False})

@@ -268,7 +268,7 @@ def run_kafka(config, *, bootstrap: str | None, topics: Sequence[str], group_id:
     """Build the runtime and clients a config describes, and run the loop until it stops."""
     from kafka import KafkaConsumer, KafkaProducer
 
-    from connectors.kafka import KafkaSettingError, consumer_settings, producer_settings, redacted
+    from connectors.kafka import KafkaSettingError, consumer_settings, crc_check_is_slow, producer_settings, redacted
     from pipeline.runtime.build import build
 
     csettings = consumer_settings(config.kafka, bootstrap, group_id, consumer_cli)
@@ -276,6 +276,9 @@ def run_kafka(config, *, bootstrap: str | None, topics: Sequence[str], group_id:
     need_producer = scrub or bool(quarantine_topic)
     psettings = producer_settings(config.kafka, bootstrap, producer_cli) if need_producer else None
     log.info("consumer settings: %s", redacted(csettings))
+    if crc_check_is_slow(csettings):
+        log.warning("record CRCs are checked in pure Python (the crc32c package is missing): install it "
+                    "(pip install crc32c), or set check_crcs=false, or consume runs far slower")
     runtime = runtime or build(config, out_dir=out_dir, engine=engine)
     runtime.warm()  # before joining the group: a rebalance never waits on the model
     try:

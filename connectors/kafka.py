@@ -25,7 +25,10 @@ if TYPE_CHECKING:  # the config schema is pipeline's; connectors only read its f
 
 FORCED_CONSUMER = {"enable_auto_commit": False}
 DEFAULT_CONSUMER = {"auto_offset_reset": "earliest"}
-DEFAULT_PRODUCER = {"acks": "all", "linger_ms": 5}
+# batch_size: kafka-python's 16 KB default cut a 2,000-record batch of the clean topic into ~90 requests
+# (1.2 CPU s to produce 20k Vercel records, 0.7 s at 256 KB); 256 KB stays well under the 1 MB a
+# record batch may have on Apache Kafka, MSK and Redpanda by default, and buffer_memory still bounds it
+DEFAULT_PRODUCER = {"acks": "all", "linger_ms": 5, "batch_size": 256 * 1024}
 
 
 class KafkaSettingError(ValueError):

@@ -69,6 +69,18 @@ def proc_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM (Linux), else ru_maxrss. ru_maxrss survives exec on Linux, so a
+    consumer child spawned by a bench process that had grown (the scan section) reported the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _mark() -> dict:
     return {"at": time.monotonic(), "cpu": cpu_seconds(), "machine": machine_cpu_seconds()}
 
@@ -213,10 +225,9 @@ def child_consume(args: argparse.Namespace) -> None:
     print("READY", flush=True)
     sys.stdin.readline()
     stats = runner.run()
-    ru = resource.getrusage(resource.RUSAGE_SELF)
     print("RESULT " + json.dumps({"events": stats.events_in, "records": stats.records_in, "batches": stats.batches,
                                   "assignments": consumer.assignments, "last_commit": consumer.last_commit,
-                                  "ready_cpu": ready_cpu, "cpu": cpu_seconds(), "rss_mb": ru.ru_maxrss / 1024}),
+                                  "ready_cpu": ready_cpu, "cpu": cpu_seconds(), "rss_mb": peak_rss_mb()}),
           flush=True)
 
 

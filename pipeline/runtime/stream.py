@@ -44,10 +44,11 @@ def gc_paused():
     A batch keeps every record, parsed document, event and queued text alive until it is
     recorded (2,000 events are well over the 100,000 allocations that start a young
     collection, see `tune_gc`), so a collection during it walks them all and frees nothing:
-    about one of ~45 ms per 2,000-event batch, measured at ~4% of a consumer's CPU. Once the batch is dropped its objects go by reference
-    counting; the few cycles it made wait for the next collection. Nested and thread-safe
-    (two runners in one process): the collector comes back when the last batch ends, and
-    only if it was on before.
+    about one of ~45 ms per 2,000-event batch, measured at ~4% of a consumer's CPU. Once the
+    batch is dropped its objects go by reference counting; the few cycles it made wait for
+    the next collection (peak RSS measured the same either way). Nested and thread-safe (two
+    runners in one process): the collector comes back when the last batch ends, and only if
+    it was on before.
     """
     global _gc_pauses, _gc_resume
     with _gc_lock:

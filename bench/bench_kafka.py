@@ -3,11 +3,14 @@
     .venv/bin/python bench/bench_kafka.py --events 20000
     .venv/bin/python bench/bench_kafka.py --events 2000 --sections group --partitions 4 --consumers 1,2
 
-Both sections use the same seeded Vercel drain events, and print wall and CPU seconds:
+Both sections use the same seeded Vercel drain events, run --repeat times (default 3; the
+order swapped every other round, since a shared machine drifts), and print wall and CPU seconds
+per run, then ratios of the medians and of each round:
   scan:  a one-worker `scan` of the events written as NDJSON, then one in-process
-         consumer (StreamRunner) of a --scan-partitions topic holding them. The consume
-         window runs from its first partition assignment to its last commit (the group
-         join wait is excluded). Issue 14 asks for consume >= 0.95x scan.
+         consumer (StreamRunner) of a --scan-partitions topic holding them, in a group of
+         its own each round. The consume window runs from its first partition assignment
+         to its last commit (the group join wait is excluded). Each run builds its own
+         runtime (fresh caches). Issue 14 asks for consume >= 0.95x scan.
   group: a --partitions topic holding the events round robin, consumed once by each
          count of --consumers (default: 1, then 2) in a group of its own. Each consumer
          is a separate OS process (`--child-consume`, a child of this script) that builds
@@ -19,8 +22,10 @@ Both sections use the same seeded Vercel drain events, and print wall and CPU se
          since N consumers reach N times one only with N idle cores. Issue 14 asks for
          2 consumers on 4 partitions >= 1.8x one.
 Consumers commit each batch after its findings are fsynced; a batch closes at
---batch-events events or --batch-seconds, so a run of few events per consumer also
-times the wait for its last partial batch. Not a test: it asserts nothing.
+--batch-events events or --batch-seconds, so a run whose consumers get a share of events
+that is no multiple of the batch size also times the wait for each one's last partial batch
+(said in the output). 'other load' and 'every process' are the machine's busy CPU from
+/proc/stat: what other processes took is the difference. Not a test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import json
 import os
 import resource
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,6 +67,18 @@ def proc_cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM (Linux), else ru_maxrss. ru_maxrss survives exec on Linux, so a
+    consumer child spawned by a bench process that had grown (the scan section) reported the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _mark() -> dict:
@@ -124,36 +142,74 @@ def warm_up(runtime) -> None:
 
 
 # -- section 1: scan vs one consumer -------------------------------------------------------
+def _other_cores(cpu: float, machine: float | None, wall: float) -> float | None:
+    """Cores the rest of the machine kept busy over a window: all busy CPU less ours, per second."""
+    return None if machine is None else max(machine - cpu, 0.0) / wall
+
+
+def time_scan(config: Config, path: Path, out: Path, tmp: Path) -> dict:
+    from pipeline.runtime.scan import build_engine, scan_paths
+
+    engine = build_engine(config, tmp)
+    m0, cpu0, t0 = machine_cpu_seconds(), cpu_seconds(), time.perf_counter()
+    summary = scan_paths([path], out, engine=engine, unit_bytes=1 << 40)
+    wall, cpu, m1 = time.perf_counter() - t0, cpu_seconds() - cpu0, machine_cpu_seconds()
+    return {"events": summary.events, "wall": wall, "cpu": cpu,
+            "other": _other_cores(cpu, None if m0 is None or m1 is None else m1 - m0, wall)}
+
+
+def time_consume(config: Config, broker: Tansu, topic: str, group: str, out: Path, total: int) -> dict:
+    consumer = BenchConsumer(broker.bootstrap, group)
+    stats = runner_for(consumer, build(config, out_dir=out), config, topic, max_events=total).run()
+    start, end = consumer.assignments[0], consumer.last_commit
+    wall, cpu = end["at"] - start["at"], end["cpu"] - start["cpu"]
+    machine = None if None in (start["machine"], end["machine"]) else end["machine"] - start["machine"]
+    return {"events": stats.events_in, "wall": wall, "cpu": cpu, "batches": stats.batches,
+            "other": _other_cores(cpu, machine, wall)}
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
 def scan_vs_consume(args, config: Config, broker: Tansu, values: list[bytes], tmp: Path) -> None:
+    """--repeat pairs of (scan, consume), the order swapped every other pair; medians and each pair's ratio."""
     from pipeline.runtime.scan import build_engine, scan_paths
 
     path = tmp / "events.ndjson"
     path.write_bytes(b"\n".join(values) + b"\n")
     scan_paths([path], tmp / "warm", engine=build_engine(config, tmp), unit_bytes=1 << 40)  # warm caches equally
-    engine = build_engine(config, tmp)
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
-    summary = scan_paths([path], tmp / "scan-out", engine=engine, unit_bytes=1 << 40)
-    scan_s, scan_cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-
     broker.create_topic("bench-scan", args.scan_partitions)
     broker.produce("bench-scan", values)
-    consumer = BenchConsumer(broker.bootstrap, "bench-scan")
-    stats = runner_for(consumer, build(config, out_dir=tmp / "consume-out"), config, "bench-scan",
-                       max_events=len(values)).run()
-    start, end = consumer.assignments[0], consumer.last_commit
-    consume_s, consume_cpu = end["at"] - start["at"], end["cpu"] - start["cpu"]
-
-    scan_eps, consume_eps = summary.events / scan_s, stats.events_in / consume_s
-    print(f"\n## scan vs consume: {len(values):,} events, one worker, one process")
-    print("\n| run | events | wall s | events/s | CPU s | CPU ms / 1k events |")
-    print("|---|---:|---:|---:|---:|---:|")
-    consume_name = (f"consume ({args.scan_partitions} partitions, first assignment to last commit, "
-                    f"batches: {stats.batches})")
-    for name, events, wall, cpu in (("batch scan (read, detect, Parquet, catalog)", summary.events, scan_s, scan_cpu),
-                                    (consume_name, stats.events_in, consume_s, consume_cpu)):
-        print(f"| {name} | {events:,} | {wall:.2f} | {events / wall:,.0f} | {cpu:.2f} | {1e6 * cpu / events:,.0f} |")
-    print(f"\nconsume / scan = {consume_eps / scan_eps:.2f}x events/s (issue 14: >= 0.95x); "
-          f"CPU per event consume / scan = {(consume_cpu / stats.events_in) / (scan_cpu / summary.events):.2f}")
+    scans, consumes = [], []
+    for r in range(args.repeat):
+        for what in (("scan", "consume") if r % 2 == 0 else ("consume", "scan")):
+            if what == "scan":
+                scans.append(time_scan(config, path, tmp / f"scan-out-{r}", tmp))
+            else:  # a group of its own each time: every run reads the topic from the start
+                consumes.append(time_consume(config, broker, "bench-scan", f"bench-scan-{r}",
+                                             tmp / f"consume-out-{r}", len(values)))
+    print(f"\n## scan vs consume: {len(values):,} events, one worker, one process; {args.repeat} pairs, "
+          "scan then consume, the order swapped every other pair")
+    print("\n| pair | run | events | wall s | events/s | CPU s | CPU ms / 1k events | other load (cores) |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    consume_name = f"consume ({args.scan_partitions} partitions, first assignment to last commit)"
+    for r, (sc, co) in enumerate(zip(scans, consumes), 1):
+        for name, run in (("batch scan (read, detect, Parquet, catalog)", sc),
+                          (f"{consume_name}, batches: {co['batches']}", co)):
+            other = "-" if run["other"] is None else f"{run['other']:.2f}"
+            print(f"| {r} | {name} | {run['events']:,} | {run['wall']:.2f} | {run['events'] / run['wall']:,.0f} | "
+                  f"{run['cpu']:.2f} | {1e6 * run['cpu'] / run['events']:,.0f} | {other} |")
+    eps = [(co["events"] / co["wall"]) / (sc["events"] / sc["wall"]) for sc, co in zip(scans, consumes)]
+    cpe = [(co["cpu"] / co["events"]) / (sc["cpu"] / sc["events"]) for sc, co in zip(scans, consumes)]
+    med_scan = _median([sc["events"] / sc["wall"] for sc in scans])
+    med_consume = _median([co["events"] / co["wall"] for co in consumes])
+    print(f"\nconsume / scan = {med_consume / med_scan:.2f}x events/s, medians of {args.repeat} "
+          f"(issue 14: >= 0.95x); per pair {', '.join(f'{x:.2f}' for x in eps)}")
+    print(f"CPU per event consume / scan = "
+          f"{_median([co['cpu'] / co['events'] for co in consumes]) / _median([sc['cpu'] / sc['events'] for sc in scans]):.2f}"
+          f", medians; per pair {', '.join(f'{x:.2f}' for x in cpe)}")
+    print("(a shared machine moves single runs by 15% and more: read the medians, and the other-load column)")
 
 
 # -- section 2: consumer groups --------------------------------------------------------------
@@ -169,10 +225,9 @@ def child_consume(args: argparse.Namespace) -> None:
     print("READY", flush=True)
     sys.stdin.readline()
     stats = runner.run()
-    ru = resource.getrusage(resource.RUSAGE_SELF)
     print("RESULT " + json.dumps({"events": stats.events_in, "records": stats.records_in, "batches": stats.batches,
                                   "assignments": consumer.assignments, "last_commit": consumer.last_commit,
-                                  "ready_cpu": ready_cpu, "cpu": cpu_seconds(), "rss_mb": ru.ru_maxrss / 1024}),
+                                  "ready_cpu": ready_cpu, "cpu": cpu_seconds(), "rss_mb": peak_rss_mb()}),
           flush=True)
 
 
@@ -222,9 +277,9 @@ def _drive(broker: Tansu, procs: list[subprocess.Popen], logs: list[Path], group
     return kids, broker_cpu
 
 
-def run_group(args, broker: Tansu, topic: str, n: int, total: int, tmp: Path) -> dict:
+def run_group(args, broker: Tansu, topic: str, n: int, total: int, tmp: Path, rep: int = 0) -> dict:
     """n consumer processes in one new group, started together once each is warm; their figures."""
-    group = f"bench-group-{n}"
+    group = f"bench-group-{n}-{rep}"
     children_cpu0 = cpu_seconds(resource.RUSAGE_CHILDREN)
     procs, logs = [], []
     with contextlib.ExitStack() as stack:
@@ -236,7 +291,7 @@ def run_group(args, broker: Tansu, topic: str, n: int, total: int, tmp: Path) ->
     start = max((k["assignments"][0] for k in kids), key=lambda a: a["at"])  # every partition assigned
     end = max((k["last_commit"] for k in kids if k["last_commit"]), key=lambda c: c["at"])
     machine = None if None in (start["machine"], end["machine"]) else end["machine"] - start["machine"]
-    return {"consumers": n, "kids": kids, "seconds": end["at"] - start["at"], "machine_cpu": machine,
+    return {"consumers": n, "rep": rep, "kids": kids, "seconds": end["at"] - start["at"], "machine_cpu": machine,
             "events": sum(k["events"] for k in kids),
             "records": sum(k["records"] for k in kids),
             "window_cpu": [k["last_commit"]["cpu"] - k["assignments"][0]["cpu"] if k["last_commit"] else 0.0
@@ -256,7 +311,7 @@ def _group_row(r: dict, base: float, cores: int) -> str:
     window = " + ".join(f"{c:.1f}" for c in r["window_cpu"])
     startup = " / ".join(f"{c:.1f}" for c in r["startup_cpu"])
     rss = " / ".join(f"{k['rss_mb']:.0f}" for k in r["kids"])
-    return (f"| {r['consumers']} | {r['split']} | {r['events']:,} | {r['seconds']:.2f} | {eps:,.0f} | "
+    return (f"| {r['consumers']} | {r['rep'] + 1} | {r['split']} | {r['events']:,} | {r['seconds']:.2f} | {eps:,.0f} | "
             f"{eps / base:.2f}x | {window} | {busy:.2f} / {machine} of {cores} | {r['process_cpu']:.1f} ({startup}) | "
             f"{broker} | {rss} MB |")
 
@@ -271,24 +326,48 @@ def consumer_groups(args, broker: Tansu, values: list[bytes], tmp: Path) -> None
     print(f"\n## consumer groups: {len(values):,} events on {args.partitions} partitions (round robin); "
           f"{cores} cores, load average {load} before the runs; batches of {config.kafka.batch_max_events:,} "
           f"events or {config.kafka.batch_max_seconds:g} s")
-    runs = [run_group(args, broker, topic, n, len(values), tmp) for n in args.consumers]
-    print("\n| consumers | partitions each | events | window s | events/s | vs first | CPU s in window "
+    for n in args.consumers:
+        share = len(values) / n  # round robin over partitions split evenly between the consumers
+        if share % config.kafka.batch_max_events:
+            print(f"  note: {n} consumer(s) get {share:,.0f} events each, not a multiple of the batch size: each "
+                  f"one's last batch is partial and closes only {config.kafka.batch_max_seconds:g} s after it "
+                  "opened, and the window times that wait too")
+    runs = []
+    for rep in range(args.repeat):  # the order of the counts swapped every other round
+        for n in (args.consumers if rep % 2 == 0 else args.consumers[::-1]):
+            runs.append(run_group(args, broker, topic, n, len(values), tmp, rep))
+    runs.sort(key=lambda r: (r["consumers"], r["rep"]))
+    print("\n| consumers | round | partitions each | events | window s | events/s | vs first (median) | CPU s in window "
           "(per consumer) | cores busy: consumers + broker / all processes | CPU s whole processes (start-up each) "
           "| broker CPU s | peak RSS each |")
-    print("|---:|---|---:|---:|---:|---:|---|---:|---|---:|---|")
-    base = runs[0]["events"] / runs[0]["seconds"]
+    print("|---:|---:|---|---:|---:|---:|---:|---|---:|---|---:|---|")
+    eps = {n: statistics.median(r["events"] / r["seconds"] for r in runs if r["consumers"] == n)
+           for n in args.consumers}
+    base = eps[args.consumers[0]]
     for r in runs:
         print(_group_row(r, base, cores))
         if r["rebalances"] or r["records"] != len(values):
             print(f"  warning: {r['rebalances']} rebalance(s), {r['records']:,} records consumed for "
                   f"{len(values):,} produced: this row is not a clean split")
-    if len(runs) > 1:
-        first, last = runs[0], runs[-1]
-        ratio = (last["events"] / last["seconds"]) / (first["events"] / first["seconds"])
-        print(f"\n{last['consumers']} consumers / {first['consumers']} = {ratio:.2f}x events/s "
-              f"(issue 14: 2 consumers on 4 partitions >= 1.8x one); CPU per event "
-              f"{last['consumers']} / {first['consumers']} = "
-              f"{(sum(last['window_cpu']) / last['events']) / (sum(first['window_cpu']) / first['events']):.2f}")
+    if len(args.consumers) > 1:
+        first, last = args.consumers[0], args.consumers[-1]
+        per_round = [(b["events"] / b["seconds"]) / (a["events"] / a["seconds"])
+                     for a in runs if a["consumers"] == first for b in runs
+                     if b["consumers"] == last and b["rep"] == a["rep"]]
+
+        def cpe(n: int) -> float:
+            return statistics.median(sum(r["window_cpu"]) / r["events"] for r in runs if r["consumers"] == n)
+
+        print(f"\n{last} consumers / {first} = {eps[last] / base:.2f}x events/s, medians of {args.repeat} "
+              f"(issue 14: 2 consumers on 4 partitions >= 1.8x one); per round "
+              f"{', '.join(f'{x:.2f}' for x in per_round)}; CPU per event {last} / {first} = {cpe(last) / cpe(first):.2f}")
+        for n in args.consumers:
+            mine = [r for r in runs if r["consumers"] == n]
+            ours = statistics.median((sum(r["window_cpu"]) + (r["broker_cpu"] or 0.0)) / r["seconds"] for r in mine)
+            every = [r["machine_cpu"] / r["seconds"] for r in mine if r["machine_cpu"] is not None]
+            every_s = f"{statistics.median(every):.2f}" if every else "-"
+            print(f"cores busy, {n} consumer(s): ours (consumers + broker) {ours:.2f}, every process {every_s}, "
+                  f"of {cores} (medians)")
     print("(window: from the moment every partition is assigned to the last commit. 'cores busy' over the window: "
           "ours (consumers, and the broker from the go signal, group join included) / every process of the "
           "machine, from /proc/stat, so the difference is other load)")
@@ -299,6 +378,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--sections", default="scan,group", help="comma list of: scan, group")
     ap.add_argument("--scan-partitions", type=int, default=2, help="partitions of the scan-vs-consume topic")
+    ap.add_argument("--repeat", type=int, default=3, help="scan/consume pairs, and runs of each consumer count")
     ap.add_argument("--partitions", type=int, default=4, help="partitions of the consumer-group topic")
     ap.add_argument("--consumers", default="1,2", help="consumer process counts to time, comma list")
     ap.add_argument("--batch-events", type=int, help="kafka.batch_max_events (default: the config's)")

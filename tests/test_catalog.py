@@ -43,6 +43,17 @@ def test_a_replayed_part_is_still_one_row_per_finding(out):
         con.close()
 
 
+def test_the_distinct_count_grows_its_memory_only_when_it_must(out, monkeypatch):
+    """The scan's own count starts in little memory, counts again with more when DuckDB runs out, and
+    says "not counted" (None) rather than fail a scan whose findings are already written."""
+    part = next((out / "findings").rglob("*.parquet"))
+    part.with_name("part-replay.parquet").write_bytes(part.read_bytes())  # duplicates count once
+    assert catalog.distinct_findings(out) == 6
+    assert catalog.distinct_findings(out, limits=("256KB", "24MB")) == 6
+    assert catalog.distinct_findings(out, limits=("256KB",)) is None
+    assert catalog.distinct_findings(out / "nothing-here") == 0
+
+
 def test_a_database_in_use_is_retried(out, monkeypatch):
     calls = []
     real = catalog._refresh

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+
+# Arrow's default allocator (mimalloc) keeps what every Parquet write allocated: 15-25 MB more peak
+# memory per scanning process, for no measurable speed. phiscan's own processes use the system
+# allocator unless the environment chose one (set before anything imports pyarrow).
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 import click
 from rich.console import Console
@@ -27,7 +33,6 @@ class JsonLogFormatter(logging.Formatter):
 
 
 def _setup_logging(verbose: bool) -> None:
-    import os
 
     if os.environ.get("PHISCAN_LOG_FORMAT", "text").lower() == "json":
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
@@ -53,7 +58,6 @@ def _config(path: str | None):
               help="Log lines as text (default) or JSON (PHISCAN_LOG_FORMAT).")
 def main(log_format) -> None:
     """Find and stop PHI/PII and secret leaks in logs and telemetry."""
-    import os
 
     if log_format:
         os.environ["PHISCAN_LOG_FORMAT"] = log_format

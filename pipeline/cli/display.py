@@ -111,7 +111,9 @@ def summary_table(summary: Any, new: int | None = None) -> Table:
     table.add_row("files", f"{summary.files:,}")
     table.add_row("events", f"{summary.events:,}")
     table.add_row("findings", f"{summary.findings:,}")
-    table.add_row("  new in this output directory", f"{getattr(summary, 'new_findings', summary.findings):,}")
+    new_findings = getattr(summary, "new_findings", summary.findings)
+    table.add_row("  new in this output directory",
+                  "not counted (too many for the count's memory)" if new_findings is None else f"{new_findings:,}")
     if new is not None:
         table.add_row("  offenders not in the baseline", f"{new:,}" if new else "none new")
     table.add_row("PHI events", f"{summary.phi_events:,}")

@@ -54,7 +54,7 @@ PART_FINDINGS = 50_000
 class ScanSummary:
     files: int = 0
     bytes: int = 0  # input bytes on disk covered so far
-    new_findings: int = 0  # distinct findings this scan added to the output directory (a re-scan adds none)
+    new_findings: int | None = 0  # distinct findings this scan added to the output (a re-scan adds none); None: not counted
     events: int = 0
     findings: int = 0
     phi_events: int = 0
@@ -427,6 +427,7 @@ def _scan_inputs(paths, out: Path, fmt: str, config: Config, runtime: Runtime, s
         summary.add(part)
     summary.seconds = time.perf_counter() - started
     summary.db_path = runtime.refresh_catalog()
-    summary.new_findings = distinct_findings(out) - known
+    after = distinct_findings(out)
+    summary.new_findings = None if after is None or known is None else after - known
     write_scan_record(out, scan_record(config, summary, started_at))  # provenance for reports: names, hashes, counts
     return summary

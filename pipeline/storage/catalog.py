@@ -18,7 +18,7 @@ import logging
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -205,12 +205,17 @@ def refresh(out_dir: str | Path, policy: dict[str, list[tuple[Any, ...]]] | None
 
 
 # No progress bar (DuckDB draws one on stdout for long queries: it would land in `query` output and
-# in the logs of a consumer); a bounded memory for the scan's own count over every part (it spills).
-SCAN_MEMORY_LIMIT = "64MB"  # a distinct count over every part: it spills to the temp dir past this
+# in the logs of a consumer).
+# The scan's own count of distinct finding ids runs in little memory, one thread, spilling to the temp
+# directory; an output too large for that limit is counted again with the next (DuckDB's aggregate
+# cannot spill everything: 1.8M ids fit in 24 MB, 9.9M do not fit in 32 MB).
+COUNT_MEMORY_LIMITS = ("24MB", "256MB", "2GB")
 
 
-def _connect(path: str | Path | None = None, *, read_only: bool = False, bounded: bool = False):
-    config = {"memory_limit": SCAN_MEMORY_LIMIT, "temp_directory": tempfile.gettempdir()} if bounded else {}
+def _connect(path: str | Path | None = None, *, read_only: bool = False, memory_limit: str | None = None):
+    config = {} if memory_limit is None else {
+        "memory_limit": memory_limit, "threads": 1, "preserve_insertion_order": False,
+        "temp_directory": tempfile.gettempdir()}
     con = duckdb.connect(str(path) if path is not None else ":memory:", read_only=read_only, config=config)
     con.execute("SET enable_progress_bar = false")
     return con
@@ -237,17 +242,23 @@ def _refresh(root: Path, policy: dict[str, list[tuple[Any, ...]]] | None) -> Pat
     return path
 
 
-def distinct_findings(out_dir: str | Path) -> int:
+def distinct_findings(out_dir: str | Path, limits: Sequence[str] = COUNT_MEMORY_LIMITS) -> int | None:
     """Distinct finding ids in an output directory's Parquet parts (0 for none), without the views:
-    a scan counts before and after itself to say how many of its findings are new."""
+    a scan counts before and after itself to say how many of its findings are new. None when the
+    count does not fit in the largest of `limits` (the scan's findings are written all the same)."""
     files = [str(p) for p in parquet_files(Path(out_dir), "findings")]
     if not files:
         return 0
-    con = _connect(bounded=True)
-    try:
-        return con.execute("SELECT count(DISTINCT finding_id) FROM read_parquet(?)", [files]).fetchall()[0][0]
-    finally:
-        con.close()
+    for limit in limits:
+        con = _connect(memory_limit=limit)
+        try:
+            return con.execute("SELECT count(*) FROM (SELECT finding_id FROM read_parquet(?) GROUP BY finding_id)",
+                               [files]).fetchall()[0][0]
+        except duckdb.OutOfMemoryException:
+            log.info("counting distinct findings needs more than %s: counting again with more", limit)
+        finally:
+            con.close()
+    return None
 
 
 def require_output_dir(out_dir: str | Path) -> Path:

@@ -72,7 +72,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(vendor_trigger())),
     "ContextSecretRecognizer": (ContextSecretRecognizer, context_trigger()),
     "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"(?i:bearer|session|sid=|_token=)")),
-    "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s@]{0,256}@|curl")),
+    "CredentialRecognizer": (CredentialRecognizer, re.compile(r"//[^/\s@]{0,256}@|curl")),
     "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),
     "MedicalConditionDictionary": (condition_recognizer, re.compile(r"[A-Za-z]{3}")),
     "MedicationDictionary": (medication_recognizer, re.compile(r"[A-Za-z]{4}")),

@@ -38,9 +38,26 @@ class LeanSsnRecognizer(LeanAnalyzeMixin, UsSsnRecognizer):
         self.patterns = [*self.patterns, Pattern(
             "ssn labelled", r"(?i:(?<=\b" + _SSN_LABEL + r"[\s:#=\"'-]{0,4}))\d{3}[- .]?\d{2}[- .]?\d{4}\b", 0.85)]
 
+    def validate_match(self, pattern_name: str, value: str) -> bool | None:
+        # Presidio drops the numbers published as examples (`078-05-1120`, `123-45-6789`) wherever they stand;
+        # under an SSN label they fill an SSN slot all the same, and are reported as any labelled number
+        if pattern_name != "ssn labelled" and "".join(c for c in value if c.isdigit()) in _SAMPLE_SSNS:
+            return False
+        return None
+
     def invalidate_result(self, pattern_text: str) -> bool:
-        digits = [c for c in pattern_text if c.isdigit()]
-        return len(digits) != 9 or super().invalidate_result(pattern_text)
+        """Presidio's rules (one kind of delimiter, no all-zero group, no 000/666 area, not one digit
+        repeated) and nine digits; its list of sample numbers is `validate_match`'s, by pattern."""
+        digits = "".join(c for c in pattern_text if c.isdigit())
+        if len(digits) != 9 or len({c for c in pattern_text if c in ".- "}) > 1:
+            return True
+        return (len(set(digits)) == 1 or digits[3:5] == "00" or digits[5:] == "0000"
+                or digits[:3] in ("000", "666"))
+
+
+_SAMPLE_SSNS = frozenset({"123456789", "987654320", "078051120"})
+# an SSN label just before a number: a phone guess for it gives way (`my social security number is 078051120`)
+SSN_LABEL_BEFORE = regex.compile(r"(?i:\b" + _SSN_LABEL + r"[\s:#=\"'-]{0,4})$")
 
 
 class LeanCreditCardRecognizer(LeanAnalyzeMixin, CreditCardRecognizer):
@@ -131,7 +148,8 @@ class OfflineEmailRecognizer(LeanAnalyzeMixin, EmailRecognizer):
 
 
 PHONE_CONTEXT = ["phone", "number", "telephone", "cell", "cellphone", "mobile", "call", "sms", "text", "reminder",
-                 "contact", "tel", "whatsapp", "fax", "cep", "telefon", "telefono", "telepono", "handy", "numero"]
+                 "contact", "tel", "whatsapp", "fax", "cep", "telefon", "telefono", "telepono", "handy", "numero",
+                 "celular", "movil", "móvil", "telefone", "portable"]
 
 # Regions tried for a national-format number (trunk prefix `0`, or any number with phone context), most
 # populous and most common in telehealth traffic first. E.164 numbers (`+` or `00`) need no region.
@@ -203,6 +221,8 @@ class LogPhoneRecognizer(LocalRecognizer):
             digits = sum(ch.isdigit() for ch in main)
             if not 7 <= digits <= 15 or "  " in main:
                 continue
+            if digits == 9 and SSN_LABEL_BEFORE.search(text, max(0, m.start() - 48), m.start()):
+                continue  # nine digits after an SSN label are the SSN recognizer's
             score = None
             stripped = main.lstrip("(")
             if stripped.startswith(("+", "00")):
@@ -259,7 +279,17 @@ def _national_score(phonenumbers, main: str, leading_zero: bool, trunk: bool, fo
             score = 0.4
             if not trunk:
                 return score
+    if in_context and formatted and not leading_zero and _phone_grouping(main):
+        for region in _MOBILE_WITHOUT_TRUNK:
+            if _valid(phonenumbers, main, region) and _mobile(phonenumbers, main, region):
+                return 0.4
     return score
+
+
+# Regions whose mobile numbers are written without the trunk `0` they dial with (`98765 43210` in India,
+# `138 0013 8000` in China, `532 123 45 67` in Turkey, `(11) 98456-5666` in Brazil): tried, in context only,
+# for a number with no leading zero, and only as a mobile number of the region
+_MOBILE_WITHOUT_TRUNK = ("IN", "CN", "TR", "BR")
 
 
 def _mobile(phonenumbers, text: str, region: str) -> bool:

@@ -8,7 +8,9 @@ span and its surrounding text.
 
 from __future__ import annotations
 
+import gzip
 import re
+from functools import lru_cache
 
 # Whole-value shapes that are machine text, never PII (checked on the raw field value).
 _MACHINE_VALUE = re.compile(
@@ -96,10 +98,38 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool, key: st
         return False
     if span.isupper() or not all(w[:1].isupper() or w.lower() in NAME_PARTICLES for w in words):
         return False
-    if len(words) >= 2 or key_is_name:
+    if key_is_name:
         return True
+    if len(words) >= 2:
+        # `Wireless Mouse`, `Clock Mode`, `Normal Sleep`: capitalised common words (product names, settings,
+        # states of machine text) with no given name among them and nothing before that says a person follows
+        return not (_all_common_words(words) and not _HONORIFIC.search(text[max(0, start - 24):start]))
     # one capitalised word: only with an honorific or label just before it
     return bool(_HONORIFIC.search(text[max(0, start - 24) : start]))
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Lower-case English words (Webster's Second, public domain): words that are no name by themselves."""
+    from importlib import resources
+
+    raw = resources.files("detectors").joinpath("data", "english_words.txt.gz").read_bytes()
+    return frozenset(w for w in gzip.decompress(raw).decode("ascii").split("\n") if w and not w.startswith("#"))
+
+
+def is_common_word(word: str) -> bool:
+    """A word of the English dictionary, in any case (`Mouse`, `clock`); `Keanu`, `Adeyemi` are not."""
+    w = word.strip(".,'").lower()
+    return w in _common_words() or (w.endswith("s") and w[:-1] in _common_words())
+
+
+def _all_common_words(words: list[str]) -> bool:
+    """Every word is a dictionary word and none a known given name (`Rose Hill`, `Will Park` stay names)."""
+    from detectors.names import known_first, name_sets
+
+    first = name_sets()[0]
+    core = [w.strip(".,'") for w in words if w.lower() not in NAME_PARTICLES]
+    return bool(core) and all(is_common_word(w) and not known_first(w, first) for w in core)
 
 
 _VERSION_BEFORE = re.compile(r"(?i)(?:version|ver|v)\s*[=:]?\s*$")

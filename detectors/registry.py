@@ -79,7 +79,9 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "MedicationDictionary": (medication_recognizer, re.compile(r"[A-Za-z]{4}")),
     "Icd10Recognizer": (Icd10Recognizer, re.compile(r"[A-TV-Z]\d[0-9AB]")),
     "NameGazetteerRecognizer": (NameGazetteerRecognizer, re.compile(
-        r"[A-Z][a-z]+\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+[A-Z]")),
+        # the accented letters as characters (not a raw string): Hyperscan takes them, not `\\u` escapes
+        "[A-Z][a-z\u00C0-\u024F]+" r"\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]"
+        r"|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+[A-Z]")),
 }
 
 # What runs on `machine` fields (hosts, user agents, ids): values with no free text in them.

@@ -223,6 +223,20 @@ GENERALIZED_CASES = [
     ("1245319599", None, ("US_NPI", "1245319599")),
     ("FA1111119", None, ("US_DEA", "FA1111119")),
     ("my ssn is 078-051121", None, ("US_SSN", "078-051121")),
+    # an SSN label wins over a phone guess for nine digits; a published sample number counts under a label
+    ("my social security number is 512489921", None, ("US_SSN", "512489921")),
+    ("my social security number is 078051120", None, ("US_SSN", "078051120")),
+    # names: particles after an introduction, a greeted full name, hyphenated given names
+    ("This is Pieter van der Berg calling", None, ("PERSON", "Pieter van der Berg")),
+    ("Dear Tomasz Wiśniewski, your order shipped", None, ("PERSON", "Tomasz Wiśniewski")),
+    ("Appointment booked for Jean-Luc Dubois on Monday", None, ("PERSON", "Jean-Luc Dubois")),
+    # international postcodes before the town (PT, PL, SE) with address context
+    ("My address is Rua Augusta 150, 1100-053 Lisboa", None, ("STREET_ADDRESS", "Rua Augusta 150, 1100-053 Lisboa")),
+    ("adres: Marszałkowska 10, 00-950 Warszawa", None, ("STREET_ADDRESS", "Marszałkowska 10, 00-950 Warszawa")),
+    # mobiles written without their trunk 0 (India, China, Turkey, Brazil), with context
+    ("Please text 98765 43210 when ready", None, ("PHONE_NUMBER", "98765 43210")),
+    ("my cell 138 0013 8000", None, ("PHONE_NUMBER", "138 0013 8000")),
+    ("celular (11) 98456-5666", None, ("PHONE_NUMBER", "(11) 98456-5666")),
     # private and loopback addresses are reported under the default policy
     ("Primary: 10.0.0.1", None, ("IP_ADDRESS", "10.0.0.1")),
     ("connecting from ::1", None, ("IP_ADDRESS", "::1")),
@@ -244,6 +258,11 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("Chrome Mobile", "family"),  # a browser family, not a surname
     ("2024-05-01", "last"),
     ("text2001:db8::1", None),
+    ("id 123-45-6789 and 078-05-1120", None),  # published sample SSNs with no label
+    ("job number 5321234567", None),  # an unformatted run is no habit-written mobile
+    ("Wireless Mouse added to cart", None),  # capitalised common words, no given name among them
+    ("Clock Mode set to 24h", None),
+    ("Normal Sleep entered", None),
 ], ids=lambda v: str(v)[:30])
 def test_leaves_machine_text_alone(engine, text, key):
     assert not found(engine, text, key)

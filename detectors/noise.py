@@ -110,11 +110,14 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool, key: st
 
 @lru_cache(maxsize=1)
 def _common_words() -> frozenset[str]:
-    """Lower-case English words (Webster's Second, public domain): words that are no name by themselves."""
+    """Lower-case English words (Webster's Second, public domain) and words of software it predates
+    (`runtime`, `nvidia`): words that are no name by themselves."""
     from importlib import resources
 
-    raw = resources.files("detectors").joinpath("data", "english_words.txt.gz").read_bytes()
-    return frozenset(w for w in gzip.decompress(raw).decode("ascii").split("\n") if w and not w.startswith("#"))
+    data = resources.files("detectors").joinpath("data")
+    words = gzip.decompress(data.joinpath("english_words.txt.gz").read_bytes()).decode("ascii").split("\n")
+    words += data.joinpath("software_words.txt").read_text(encoding="utf-8").split("\n")
+    return frozenset(w.strip() for w in words if w.strip() and not w.startswith("#"))
 
 
 def is_common_word(word: str) -> bool:

@@ -130,6 +130,7 @@ class LeanIpRecognizer(LeanAnalyzeMixin, IpRecognizer):
             m.group(5) is not None and int(m.group(5)) > 32)
 
 
+_URL_USER_BEFORE = re.compile(r"//[^/\s@:]{0,128}:$")
 _DOTTED_QUAD = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?", re.ASCII)
 
 
@@ -139,6 +140,11 @@ class OfflineEmailRecognizer(LeanAnalyzeMixin, EmailRecognizer):
     def __init__(self, **kw):
         kw.setdefault("name", "EmailRecognizer")
         super().__init__(**kw)
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        # `https://user:secret@host/`: the password and the host of a URL's user info are no address
+        return [r for r in results if not _URL_USER_BEFORE.search(text, max(0, r.start - 256), r.start)]
 
     def validate_result(self, pattern_text: str) -> bool:
         # `Stevens&email=jane%40x.io` in a raw query string is no address: its decoded view has one

@@ -15,7 +15,7 @@ from functools import lru_cache
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
 from detectors.health import load_terms
-from detectors.noise import NOT_PEOPLE, is_common_word
+from detectors.noise import NOT_PEOPLE, STREET_WORDS, is_common_word
 
 _WORD = r"[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
 # a lookahead, so that every capitalised word is tried as a first name: `Patient Jane Doe`
@@ -37,6 +37,21 @@ _PERSONAL_PARTICLES = frozenset({"van", "von", "bin", "binti", "bint", "ibn", "b
 # capitalised particles, read as the middle word of `Given Particle Surname`
 _CAPITAL_PARTICLES = frozenset({"Al", "El", "Bin", "Ibn", "Abu", "Ben", "Van", "Von", "De", "Da", "Di", "Le", "La",
                                 "Del", "Dos", "Du"})
+
+
+# Two capitalised words no list or dictionary knows, where prose says a person stands: after a verb or a
+# relation that takes one (`I spoke with Thandiwe Nkosi`, `written by Eero Virtanen`, `her son Keanu Kahale`) or
+# before a verb a person does (`Giorgos Papadopoulos is allergic`, `... called`). Bounded: two words, one word
+# of context on either side.
+_TITLE_WORD = r"[A-Z][a-z\u00C0-\u024F]{1,14}(?:[-'][A-Z]?[a-z\u00C0-\u024F]{1,14})?"
+_PERSON_BEFORE = (r"(?:with|by|met|meet|call|called|ask|asked|contact|contacted|tell|told|thank|thanks|named|"
+                  r"patient|client|customer|caller|member|mother|father|son|daughter|wife|husband|sister|brother|"
+                  r"friend|nurse|doctor|dr\.?|mr\.?|mrs\.?|ms\.?|dear|hi|hello|for|to|from|and|cc|attn:?)")
+_PERSON_AFTER = (r"(?:is|was|has|had|called|calls|asked|asks|said|says|wrote|writes|lives|lived|will|would|can|"
+                 r"could|needs|wants|requested|booked|paid|signed|reported|visited|arrived|left|missed|cancelled|"
+                 r"canceled|confirmed|\(patient\)|'s)")
+_PROSE_PAIR = re.compile(rf"(?:(?<![\w])(?i:{_PERSON_BEFORE})\s+(?P<a1>{_TITLE_WORD})\s+(?P<a2>{_TITLE_WORD})\b"
+                         rf"|(?<![\w-])(?P<b1>{_TITLE_WORD})\s+(?P<b2>{_TITLE_WORD})(?=\s*(?i:{_PERSON_AFTER})\b|'s\b))")
 
 
 @lru_cache(maxsize=None)
@@ -67,6 +82,13 @@ def _unlisted_surname(word: str) -> bool:
     """A capitalised word no list knows that reads as a surname after a known given name: no English
     word (`Tomasz Wiśniewski`, `Ifeoma Chukwu`; not `Max Retries`, `Grace Period`)."""
     return word.lower() not in NOT_PEOPLE and not is_common_word(word) and len(word) >= 3
+
+
+def _unknown_name_word(word: str) -> bool:
+    """A capitalised word that can be a name no list holds: no English or software word, no known non-name."""
+    low = word.lower()
+    return (len(word) >= 3 and low not in NOT_PEOPLE and low not in STREET_WORDS and not is_common_word(word)
+            and any(ch in "aeiouy\u00e0\u00e1\u00e2\u00e4\u00e8\u00e9\u00ea\u00ed\u00f3\u00f6\u00fa\u00fc" for ch in low))
 
 
 def _surname_ok(word: str, first: frozenset[str], last: frozenset[str]) -> bool:
@@ -130,6 +152,12 @@ class NameGazetteerRecognizer(LocalRecognizer):
                                              and not is_common_word(given)
                                              and (known_last(family, last) or _unlisted_surname(family))):
                 out.append(self._result(m.start(1), m.end(3), "given name, surname particle and surname"))
+        for m in _PROSE_PAIR.finditer(text):
+            g1, g2 = ("a1", "a2") if m.group("a1") else ("b1", "b2")
+            if m.start(g1) < covered:
+                continue
+            if all(_unknown_name_word(m.group(g)) for g in (g1, g2)):
+                out.append(self._result(m.start(g1), m.end(g2), "two unlisted name words where prose names a person"))
         for m in _INTRODUCED.finditer(text):
             words = m.group(1).split()
             if words[0].lower() not in NOT_PEOPLE:

@@ -230,6 +230,13 @@ GENERALIZED_CASES = [
     ("This is Pieter van der Berg calling", None, ("PERSON", "Pieter van der Berg")),
     ("Dear Tomasz Wiśniewski, your order shipped", None, ("PERSON", "Tomasz Wiśniewski")),
     ("Appointment booked for Jean-Luc Dubois on Monday", None, ("PERSON", "Jean-Luc Dubois")),
+    ("The report was written by Sofía Herrera", None, ("PERSON", "Sofía Herrera")),
+    ("Please call Hamza El Amrani back", None, ("PERSON", "Hamza El Amrani")),
+    ("The report was written by Rashid bin Hamdan", None, ("PERSON", "Rashid bin Hamdan")),
+    ("I spoke with Ifeoma Chukwu about the bill", None, ("PERSON", "Ifeoma Chukwu")),
+    # two words no list knows, where prose says a person stands
+    ("I spoke with Thandiwe Nkosi yesterday", None, ("PERSON", "Thandiwe Nkosi")),
+    ("Giorgos Papadopoulos is allergic to penicillin", None, ("PERSON", "Giorgos Papadopoulos")),
     # international postcodes before the town (PT, PL, SE) with address context
     ("My address is Rua Augusta 150, 1100-053 Lisboa", None, ("STREET_ADDRESS", "Rua Augusta 150, 1100-053 Lisboa")),
     ("adres: Marszałkowska 10, 00-950 Warszawa", None, ("STREET_ADDRESS", "Marszałkowska 10, 00-950 Warszawa")),
@@ -263,6 +270,9 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("Wireless Mouse added to cart", None),  # capitalised common words, no given name among them
     ("Clock Mode set to 24h", None),
     ("Normal Sleep entered", None),
+    ("request from Kubelet Cadvisor failed", None),  # software words, where prose could name a person
+    ("Julia Runtime error", None),  # a given name before a software word
+    ("Grace Period is over", None),
 ], ids=lambda v: str(v)[:30])
 def test_leaves_machine_text_alone(engine, text, key):
     assert not found(engine, text, key)

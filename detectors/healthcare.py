@@ -144,8 +144,11 @@ _POST_DIRECTION = r"(?:\s+(?:NE|NW|SE|SW|N|S|E|W)\b\.?)?"
 # UK and Canadian postcodes, which follow the town: `London NW1 6XE`, `Toronto, ON M5V 3L9`
 _INTL_POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)"
 # postcodes before the town: 4-5 digits (DE, FR, ES, IT, CH, AT, BE, DK, NO), `1100-053` (PT), `00-950` (PL),
-# `114 55` (SE, CZ, SK, GR)
-_EU_POSTCODE = r"(?:\d{4}-\d{3}|\d{2}-\d{3}|\d{3}\s\d{2}|\d{4,5})"
+# `114 55` (SE, CZ, SK, GR), `01310-200` (BR)
+_EU_POSTCODE = r"(?:\d{5}-\d{3}|\d{4}-\d{3}|\d{2}-\d{3}|\d{3}\s\d{2}|\d{4,5})"
+_TOWN = r"[A-Z][\w\u00C0-\u024F]+(?:[\s-][A-Z][\w\u00C0-\u024F]+){0,2}"
+# abbreviations that lead a street name: `ul. Marszałkowska` (PL), `Av. Paulista`, `Avda. de Europa`, `Str. Lipscani`
+_STREET_ABBREV = r"(?:ul|al|pl|os|Av|Avda|Str|Bd|Blvd)\."
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Bldg|Building|Floor|Fl|Room|Rm|#)\.?\s*#?[A-Za-z0-9-]{1,8})?"
 _CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3}(?:,?\s+(?:" + _US_STATES + "|" + _US_STATE_NAMES
                    + r")\b(?:\s+\d{5}(?:-\d{4})?)?|,?\s+" + _INTL_POSTCODE + r"\b))?")
@@ -162,10 +165,13 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
 
     ENTITY = "STREET_ADDRESS"
     CONTEXT = ["address", "street", "home", "lives", "live", "ship", "mailing", "residence", "direccion", "dirección",
-               "adresse", "adres", "adress", "adresa", "anschrift", "indirizzo", "endereco", "endereço", "domicilio", "located"]
+               "adresse", "adres", "adress", "adresa", "anschrift", "indirizzo", "endereco", "endereço", "domicilio",
+               "located"]
 
     def __init__(self, **kw):
-        street = (r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+|(?:North|South|East|West)\s+)?"
+        # a flat or unit before the number, as UK and Australian addresses print it: `Flat 3, 14 Kings Road`
+        street = (r"(?:\b(?:Flat|Unit|Apartment|Apt|Suite)\.?\s+[A-Za-z0-9-]{1,5},?\s+)?"
+                  r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+|(?:North|South|East|West)\s+)?"
                   r"(?:[A-Z][a-z']+\.?\s+|\d{1,3}(?:st|nd|rd|th)\s+){1,3}" + _street_suffixes() + r"\b\.?"
                   + _POST_DIRECTION)
         kw.setdefault("patterns", [
@@ -179,9 +185,15 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
             # street name first, then the number and a postcode and town (most of Europe and Latin America):
             # `Calle de Alcala 45, 28014 Madrid`, `Hauptstrasse 5, 10115 Berlin`; reported with context only
             Pattern("international street address",
+                    r"(?:\b" + _STREET_ABBREV + r"\s+)?"
                     r"\b[A-Z][\w'\u00C0-\u024F]+(?:\s+(?:[a-z]{1,3}\s+){0,2}[A-Z][\w'\u00C0-\u024F]+){0,3}\s+\d{1,5}[a-z]?"
-                    r",\s+(?:[A-Z]{1,2}-?)?" + _EU_POSTCODE + r"\s+[A-Z][\w\u00C0-\u024F]+(?:[\s-][A-Z][\w\u00C0-\u024F]+){0,2}",
-                    0.4),
+                    r",\s+(?:[A-Z]{1,2}-?)?" + _EU_POSTCODE + r"\s+" + _TOWN, 0.4),
+            # number first, then the street and a postcode and town (France, Belgium, Quebec):
+            # `25 Rue de Rivoli, 75001 Paris`; with context only
+            Pattern("international number-first address",
+                    r"\b\d{1,5}(?:\s?(?:bis|ter))?,?\s+[A-Z][\w'\u00C0-\u024F.]+"
+                    r"(?:\s+(?:[a-z]{1,4}\s+){0,2}[A-Z][\w'\u00C0-\u024F]+){1,4}"
+                    r",\s+(?:[A-Z]{1,2}-?)?" + _EU_POSTCODE + r"\s+" + _TOWN, 0.4),
             Pattern("po box", r"\b" + PO_BOX + r"\b", 0.6),
         ])
         super().__init__(**kw)

@@ -240,6 +240,9 @@ GENERALIZED_CASES = [
     # international postcodes before the town (PT, PL, SE) with address context
     ("My address is Rua Augusta 150, 1100-053 Lisboa", None, ("STREET_ADDRESS", "Rua Augusta 150, 1100-053 Lisboa")),
     ("adres: Marszałkowska 10, 00-950 Warszawa", None, ("STREET_ADDRESS", "Marszałkowska 10, 00-950 Warszawa")),
+    ("My address is 25 Rue de Rivoli, 75001 Paris", None, ("STREET_ADDRESS", "25 Rue de Rivoli, 75001 Paris")),
+    ("Ship to Av. Paulista 1578, 01310-200 São Paulo", None, ("STREET_ADDRESS", "Av. Paulista 1578, 01310-200 São Paulo")),
+    ("lives at Flat 3, 14 Kings Road, London SW3 4UD", None, ("STREET_ADDRESS", "Flat 3, 14 Kings Road, London SW3 4UD")),
     # mobiles written without their trunk 0 (India, China, Turkey, Brazil), with context
     ("Please text 98765 43210 when ready", None, ("PHONE_NUMBER", "98765 43210")),
     ("my cell 138 0013 8000", None, ("PHONE_NUMBER", "138 0013 8000")),

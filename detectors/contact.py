@@ -246,6 +246,10 @@ class LogPhoneRecognizer(LocalRecognizer):
                 if trunk or in_context:
                     score = _national_score(phonenumbers, main, stripped.startswith("0"), trunk, formatted,
                                             bool(in_context))
+            if score == 0.4 and _CONTEXT_WORD.search(text, max(0, m.start() - 32), m.start()):
+                # a phone word just before (`Call me at 06-12345678`): `call` is a spaCy stop word, which
+                # Presidio's context enhancement never sees, so the recognizer scores its own close context
+                score = 0.55
             if score is not None:
                 results.append(self._phone_result(m.start(), m.end(), score))
         return results

@@ -135,6 +135,7 @@ def _all_common_words(words: list[str]) -> bool:
     return bool(core) and all(is_common_word(w) and not known_first(w, first) for w in core)
 
 
+_VERSION_AFTER = re.compile(r"[-+_][A-Za-z]")
 _VERSION_BEFORE = re.compile(r"(?i)(?:version|ver|v)\s*[=:]?\s*$")
 _VERSION_KEYS = frozenset({"v", "rv", "ver", "vers", "build", "release", "rev", "revision", "firmware", "os"})
 _PACKAGE_KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+")
@@ -164,6 +165,8 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
             return False
     if key and ("version" in key.lower() or key.lower() in _VERSION_KEYS or _PACKAGE_KEY.fullmatch(key)):
         return False
+    if end is not None and _VERSION_AFTER.match(text, end):
+        return False  # `11.3.244.8-node.38` (V8's version), `4.2.2.0-rc1`, `1.2.3.4+build.5`: a version's tail
     if not public_only or end is None:
         return True
     ip_key = bool(key) and "".join(ch for ch in key.lower() if ch.isalnum()).lstrip("$") in IP_KEYS

@@ -279,6 +279,8 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("request from Kubelet Cadvisor failed", None),  # software words, where prose could name a person
     ("Julia Runtime error", None),  # a given name before a software word
     ("Grace Period is over", None),
+    ("node 11.3.244.8-node.38 started", None),  # V8's version, not an address
+    ("release 4.2.2.0-rc1", None),
 ], ids=lambda v: str(v)[:30])
 def test_leaves_machine_text_alone(engine, text, key):
     assert not found(engine, text, key)

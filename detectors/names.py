@@ -46,12 +46,13 @@ _CAPITAL_PARTICLES = frozenset({"Al", "El", "Bin", "Ibn", "Abu", "Ben", "Van", "
 _TITLE_WORD = r"[A-Z][a-z\u00C0-\u024F]{1,14}(?:[-'][A-Z]?[a-z\u00C0-\u024F]{1,14})?"
 _PERSON_BEFORE = (r"(?:with|by|met|meet|call|called|ask|asked|contact|contacted|tell|told|thank|thanks|named|"
                   r"patient|client|customer|caller|member|mother|father|son|daughter|wife|husband|sister|brother|"
-                  r"friend|nurse|doctor|dr\.?|mr\.?|mrs\.?|ms\.?|dear|hi|hello|for|to|from|and|cc|attn:?)")
+                  r"friend|nurse|doctor|dr\.?|mr\.?|mrs\.?|ms\.?|dear|hi|hello|for|to|from|and|cc|attn|"
+                  r"sincerely|regards|cheers|best|yours|thanks|warmly)")
 _PERSON_AFTER = (r"(?:is|was|has|had|called|calls|asked|asks|said|says|wrote|writes|lives|lived|will|would|can|"
                  r"could|needs|wants|requested|booked|paid|signed|reported|visited|arrived|left|missed|cancelled|"
                  r"canceled|confirmed|\(patient\)|'s)")
-_PROSE_PAIR = re.compile(rf"(?:(?<![\w])(?i:{_PERSON_BEFORE})\s+(?P<a1>{_TITLE_WORD})\s+(?P<a2>{_TITLE_WORD})\b"
-                         rf"|(?<![\w-])(?P<b1>{_TITLE_WORD})\s+(?P<b2>{_TITLE_WORD})(?=\s*(?i:{_PERSON_AFTER})\b|'s\b))")
+_PROSE_PAIR = re.compile(rf"(?:(?<![\w])(?i:{_PERSON_BEFORE})[,:]?\s+(?P<a1>{_TITLE_WORD})[ \t]+(?P<a2>{_TITLE_WORD})\b"
+                         rf"|(?<![\w-])(?P<b1>{_TITLE_WORD})[ \t]+(?P<b2>{_TITLE_WORD})(?=\s*(?i:{_PERSON_AFTER})\b|'s\b))")
 
 
 @lru_cache(maxsize=None)

@@ -237,6 +237,7 @@ GENERALIZED_CASES = [
     # two words no list knows, where prose says a person stands
     ("I spoke with Thandiwe Nkosi yesterday", None, ("PERSON", "Thandiwe Nkosi")),
     ("Giorgos Papadopoulos is allergic to penicillin", None, ("PERSON", "Giorgos Papadopoulos")),
+    ("Regards,\nKeanu Kahale", None, ("PERSON", "Keanu Kahale")),
     # international postcodes before the town (PT, PL, SE) with address context
     ("My address is Rua Augusta 150, 1100-053 Lisboa", None, ("STREET_ADDRESS", "Rua Augusta 150, 1100-053 Lisboa")),
     ("adres: Marszałkowska 10, 00-950 Warszawa", None, ("STREET_ADDRESS", "Marszałkowska 10, 00-950 Warszawa")),

@@ -246,10 +246,8 @@ class LogPhoneRecognizer(LocalRecognizer):
                 if trunk or in_context:
                     score = _national_score(phonenumbers, main, stripped.startswith("0"), trunk, formatted,
                                             bool(in_context))
-            if score == 0.4 and _CONTEXT_WORD.search(text, max(0, m.start() - 32), m.start()):
-                # a phone word just before (`Call me at 06-12345678`): `call` is a spaCy stop word, which
-                # Presidio's context enhancement never sees, so the recognizer scores its own close context
-                score = 0.55
+            if score == 0.4 and phone_word_close(text, m.start(), m.end()):
+                score = CLOSE_CONTEXT_SCORE  # `Call me at 06-12345678`, `06-12345678 (mobile)`
             if score is not None:
                 results.append(self._phone_result(m.start(), m.end(), score))
         return results
@@ -349,6 +347,22 @@ class NanpPhoneRecognizer(CasedPatternRecognizer):
         area, exchange = digits[:3], digits[3:6]
         # None keeps the pattern's score (a shape is no proof: bare digits still need context)
         return None if area[0] not in "01" and exchange[0] not in "01" else False
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for r in results:
+            if r.score < CLOSE_CONTEXT_SCORE and phone_word_close(text, r.start, r.end):
+                r.score = CLOSE_CONTEXT_SCORE
+        return results
+
+
+CLOSE_CONTEXT_SCORE = 0.55
+
+
+def phone_word_close(text: str, start: int, end: int) -> bool:
+    """A phone word just before a number or just after it (`call 5558675309`, `5558675309 is my cell`):
+    Presidio's context enhancement looks at words before only, and never at stop words such as `call`."""
+    return bool(_CONTEXT_WORD.search(text, max(0, start - 32), start) or _CONTEXT_WORD.search(text, end, end + 24))
 
 
 class CardNumberRecognizer(CasedPatternRecognizer):

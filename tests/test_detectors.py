@@ -251,6 +251,8 @@ GENERALIZED_CASES = [
     # `call` is a spaCy stop word: Presidio's context enhancement never sees it, the recognizer does
     ("Call me at 06-12345678", None, ("PHONE_NUMBER", "06-12345678")),
     ("Call me at (11) 98456-5666", None, ("PHONE_NUMBER", "(11) 98456-5666")),
+    ("5558675309 is my cell", None, ("PHONE_NUMBER", "5558675309")),  # a phone word after the number
+    ("call 5558675309", None, ("PHONE_NUMBER", "5558675309")),
     # private and loopback addresses are reported under the default policy
     ("Primary: 10.0.0.1", None, ("IP_ADDRESS", "10.0.0.1")),
     ("connecting from ::1", None, ("IP_ADDRESS", "::1")),
@@ -274,6 +276,7 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("text2001:db8::1", None),
     ("id 123-45-6789 and 078-05-1120", None),  # published sample SSNs with no label
     ("job number 5321234567", None),  # an unformatted run is no habit-written mobile
+    ("order 5558675309 shipped", None),  # ten bare digits with no phone word near
     ("Wireless Mouse added to cart", None),  # capitalised common words, no given name among them
     ("Clock Mode set to 24h", None),
     ("Normal Sleep entered", None),

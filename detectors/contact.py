@@ -130,7 +130,15 @@ class LeanIpRecognizer(LeanAnalyzeMixin, IpRecognizer):
             m.group(5) is not None and int(m.group(5)) > 32)
 
 
-_URL_USER_BEFORE = re.compile(r"//[^/\s@:]{0,128}:$")
+_URL_USER = re.compile(r"[^/\s@:]{0,128}:")
+
+
+def _in_url_user_info(text: str, start: int) -> bool:
+    """`start` follows `//user:` (the password of a URL's user info)."""
+    slashes = text.rfind("//", max(0, start - 131), start)
+    return slashes >= 0 and _URL_USER.fullmatch(text, slashes + 2, start) is not None
+
+
 _DOTTED_QUAD = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?", re.ASCII)
 
 
@@ -144,7 +152,7 @@ class OfflineEmailRecognizer(LeanAnalyzeMixin, EmailRecognizer):
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         # `https://user:secret@host/`: the password and the host of a URL's user info are no address
-        return [r for r in results if not _URL_USER_BEFORE.search(text, max(0, r.start - 256), r.start)]
+        return [r for r in results if not _in_url_user_info(text, r.start)] if results else results
 
     def validate_result(self, pattern_text: str) -> bool:
         # `Stevens&email=jane%40x.io` in a raw query string is no address: its decoded view has one

@@ -122,8 +122,17 @@ def _common_words() -> frozenset[str]:
 
 def is_common_word(word: str) -> bool:
     """A word of the English dictionary, in any case (`Mouse`, `clock`); `Keanu`, `Adeyemi` are not."""
+    words = _COMMON[0] if _COMMON else _load_common()
     w = word.strip(".,'").lower()
-    return w in _common_words() or (w.endswith("s") and w[:-1] in _common_words())
+    return w in words or (w[-1:] == "s" and w[:-1] in words)
+
+
+_COMMON: list[frozenset[str]] = []
+
+
+def _load_common() -> frozenset[str]:
+    _COMMON.append(_common_words())
+    return _COMMON[0]
 
 
 def _all_common_words(words: list[str]) -> bool:

@@ -321,3 +321,23 @@ def test_ip_fast_invalidation_agrees_with_ipaddress(text):
     except ValueError:
         invalid = True
     assert bool(LeanIpRecognizer().invalidate_result(text)) is invalid
+
+
+def test_pattern_gates_never_hide_a_match():
+    """A pattern's gate (a literal it needs) passes wherever the pattern matches."""
+    import regex
+
+    from detectors.healthcare import StreetAddressRecognizer
+
+    rec = StreetAddressRecognizer()
+    texts = [c[0] for c in TRUE_CASES + GENERALIZED_CASES + MORE_CASES] + [
+        "Flat 3, 14 Kings Road, London SW3 4UD", "Unit 7 22 Main Street", "ul. Marszałkowska 10,\n00-950 Warszawa",
+        "25 Rue de Rivoli,\t75001 Paris", "Hauptstraße 5, D-10115 Berlin", "Av. Paulista 1578, 01310-200 São Paulo"]
+    for pattern in rec.patterns:
+        gate = rec.PATTERN_GATES.get(pattern.name)
+        if gate is None:
+            continue
+        rx = regex.compile(pattern.regex, flags=rec.global_regex_flags)
+        for text in texts:
+            if rx.search(text):
+                assert gate(text), (pattern.name, text)

@@ -177,7 +177,10 @@ _PHONE_CANDIDATE = regex.compile(
     r"(?<![\w+.\-/@])(?<!\d:)\+?\(?\d[\d\s().-]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w/@-])(?!\.\d)")
 # 3-2-4 groups are SSNs (`078-05-1120`), 2-2-4 and 4-2-2 groups dates: no country prints phones so
 _SSN_OR_DATE = regex.compile(r"\d{3}([-. ])\d{2}\1\d{4}|\d{1,2}([-./])\d{1,2}\2\d{2,4}|\d{4}([-./])\d{1,2}\3\d{1,2}")
-_CONTEXT_WORD = regex.compile(r"(?i)\b(?:" + "|".join(PHONE_CONTEXT) + r")s?\b")
+# the phone words that open the region search (the registry's trigger holds each of them): `text` only as a
+# verb before a number (`text me at`), not the `text/html` of every content type
+_CONTEXT_WORD = regex.compile(r"(?i)\b(?:" + "|".join(w for w in PHONE_CONTEXT if w != "text")
+                              + r")s?\b|\btext\s+(?:me|us|at|to|\+?\d)")
 # a formatted North American number as NanpPhoneRecognizer's patterns take it (area code and exchange
 # not starting with 0 or 1): that recognizer reports it whatever its area code
 _NANP_FORMATTED = regex.compile(r"(?:(?:\+?1|001)[\s.-]?)?(?:\([2-9]\d{2}\)[\s.-]?|[2-9]\d{2}([-.\s]))[2-9]\d{2}"

@@ -53,7 +53,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "PhoneRecognizer": (LogPhoneRecognizer, re.compile(
         r"(?:\+|00)\(?\d|(?:\b|\()0[\d\s().-]{6,}\d"
         r"|(?i:phone|tel|mobile|cell|call|sms|fax|cep|whatsapp|number|contact|numero|telefon|telepono|handy"
-        r"|celular|m[oó]vil|portable|\btext\s+(?:me|us|at|to|\+?\d))")),
+        r"|celular|m[oó]vil|portable|reminder|\btext\s+(?:me|us|at|to|\+?\d))")),
     "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}")),
     "CardNumberRecognizer": (CardNumberRecognizer, re.compile(r"(?i:card|cc|pan|visa|mastercard|amex|discover|jcb|maestro)")),
     "UsSsnRecognizer": (LeanSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),

@@ -341,3 +341,15 @@ def test_pattern_gates_never_hide_a_match():
         for text in texts:
             if rx.search(text):
                 assert gate(text), (pattern.name, text)
+
+
+def test_phone_trigger_covers_every_phone_context_word():
+    """The region search opens on a phone word; the recognizer's trigger must fire on each of them."""
+    from detectors.contact import PHONE_CONTEXT, _CONTEXT_WORD
+    from detectors.registry import TRIGGERS
+
+    trigger = TRIGGERS["PhoneRecognizer"]
+    for word in PHONE_CONTEXT:
+        text = f"{word} me at 98765 43210"
+        if _CONTEXT_WORD.search(text):
+            assert trigger.search(text), word

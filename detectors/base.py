@@ -9,7 +9,13 @@ REGEX_TIMEOUT_SECONDS = 5  # ReDoS guard per pattern and text, as Presidio has
 
 
 class LeanAnalyzeMixin:
-    """Presidio's pattern semantics with less per-call overhead; mixed into Presidio's own recognizers."""
+    """Presidio's pattern semantics with less per-call overhead; mixed into Presidio's own recognizers.
+
+    `PATTERN_GATES` maps a pattern's name to a cheap test of the text (a substring it needs): where the
+    test fails the pattern is not run. A gate may pass where the pattern finds nothing, never the reverse.
+    """
+
+    PATTERN_GATES: dict = {}
 
     def validate_match(self, pattern_name: str, value: str) -> bool | None:
         """Like Presidio's `validate_result`, told which pattern matched (labels vouch for more)."""
@@ -26,7 +32,11 @@ class LeanAnalyzeMixin:
         results: list[RecognizerResult] = []
         entity = self.supported_entities[0]
         meta = {RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}
+        gates = self.PATTERN_GATES
         for pattern, rx in self._compiled_patterns():
+            gate = gates.get(pattern.name) if gates else None
+            if gate is not None and not gate(text):
+                continue  # the pattern cannot match: a literal it needs is absent
             try:
                 for m in rx.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
                     start, end = m.span()

@@ -38,9 +38,26 @@ class LeanSsnRecognizer(LeanAnalyzeMixin, UsSsnRecognizer):
         self.patterns = [*self.patterns, Pattern(
             "ssn labelled", r"(?i:(?<=\b" + _SSN_LABEL + r"[\s:#=\"'-]{0,4}))\d{3}[- .]?\d{2}[- .]?\d{4}\b", 0.85)]
 
+    def validate_match(self, pattern_name: str, value: str) -> bool | None:
+        # Presidio drops the numbers published as examples (`078-05-1120`, `123-45-6789`) wherever they stand;
+        # under an SSN label they fill an SSN slot all the same, and are reported as any labelled number
+        if pattern_name != "ssn labelled" and "".join(c for c in value if c.isdigit()) in _SAMPLE_SSNS:
+            return False
+        return None
+
     def invalidate_result(self, pattern_text: str) -> bool:
-        digits = [c for c in pattern_text if c.isdigit()]
-        return len(digits) != 9 or super().invalidate_result(pattern_text)
+        """Presidio's rules (one kind of delimiter, no all-zero group, no 000/666 area, not one digit
+        repeated) and nine digits; its list of sample numbers is `validate_match`'s, by pattern."""
+        digits = "".join(c for c in pattern_text if c.isdigit())
+        if len(digits) != 9 or len({c for c in pattern_text if c in ".- "}) > 1:
+            return True
+        return (len(set(digits)) == 1 or digits[3:5] == "00" or digits[5:] == "0000"
+                or digits[:3] in ("000", "666"))
+
+
+_SAMPLE_SSNS = frozenset({"123456789", "987654320", "078051120"})
+# an SSN label just before a number: a phone guess for it gives way (`my social security number is 078051120`)
+SSN_LABEL_BEFORE = regex.compile(r"(?i:\b" + _SSN_LABEL + r"[\s:#=\"'-]{0,4})$")
 
 
 class LeanCreditCardRecognizer(LeanAnalyzeMixin, CreditCardRecognizer):
@@ -113,6 +130,15 @@ class LeanIpRecognizer(LeanAnalyzeMixin, IpRecognizer):
             m.group(5) is not None and int(m.group(5)) > 32)
 
 
+_URL_USER = re.compile(r"[^/\s@:]{0,128}:")
+
+
+def _in_url_user_info(text: str, start: int) -> bool:
+    """`start` follows `//user:` (the password of a URL's user info)."""
+    slashes = text.rfind("//", max(0, start - 131), start)
+    return slashes >= 0 and _URL_USER.fullmatch(text, slashes + 2, start) is not None
+
+
 _DOTTED_QUAD = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?", re.ASCII)
 
 
@@ -123,6 +149,11 @@ class OfflineEmailRecognizer(LeanAnalyzeMixin, EmailRecognizer):
         kw.setdefault("name", "EmailRecognizer")
         super().__init__(**kw)
 
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        # `https://user:secret@host/`: the password and the host of a URL's user info are no address
+        return [r for r in results if not _in_url_user_info(text, r.start)] if results else results
+
     def validate_result(self, pattern_text: str) -> bool:
         # `Stevens&email=jane%40x.io` in a raw query string is no address: its decoded view has one
         if any(ch in pattern_text for ch in "&=?%/"):
@@ -131,7 +162,8 @@ class OfflineEmailRecognizer(LeanAnalyzeMixin, EmailRecognizer):
 
 
 PHONE_CONTEXT = ["phone", "number", "telephone", "cell", "cellphone", "mobile", "call", "sms", "text", "reminder",
-                 "contact", "tel", "whatsapp", "fax", "cep", "telefon", "telefono", "telepono", "handy", "numero"]
+                 "contact", "tel", "whatsapp", "fax", "cep", "telefon", "telefono", "telepono", "handy", "numero",
+                 "celular", "movil", "móvil", "telefone", "portable"]
 
 # Regions tried for a national-format number (trunk prefix `0`, or any number with phone context), most
 # populous and most common in telehealth traffic first. E.164 numbers (`+` or `00`) need no region.
@@ -145,7 +177,10 @@ _PHONE_CANDIDATE = regex.compile(
     r"(?<![\w+.\-/@])(?<!\d:)\+?\(?\d[\d\s().-]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w/@-])(?!\.\d)")
 # 3-2-4 groups are SSNs (`078-05-1120`), 2-2-4 and 4-2-2 groups dates: no country prints phones so
 _SSN_OR_DATE = regex.compile(r"\d{3}([-. ])\d{2}\1\d{4}|\d{1,2}([-./])\d{1,2}\2\d{2,4}|\d{4}([-./])\d{1,2}\3\d{1,2}")
-_CONTEXT_WORD = regex.compile(r"(?i)\b(?:" + "|".join(PHONE_CONTEXT) + r")s?\b")
+# the phone words that open the region search (the registry's trigger holds each of them): `text` only as a
+# verb before a number (`text me at`), not the `text/html` of every content type
+_CONTEXT_WORD = regex.compile(r"(?i)\b(?:" + "|".join(w for w in PHONE_CONTEXT if w != "text")
+                              + r")s?\b|\btext\s+(?:me|us|at|to|\+?\d)")
 # a formatted North American number as NanpPhoneRecognizer's patterns take it (area code and exchange
 # not starting with 0 or 1): that recognizer reports it whatever its area code
 _NANP_FORMATTED = regex.compile(r"(?:(?:\+?1|001)[\s.-]?)?(?:\([2-9]\d{2}\)[\s.-]?|[2-9]\d{2}([-.\s]))[2-9]\d{2}"
@@ -203,6 +238,8 @@ class LogPhoneRecognizer(LocalRecognizer):
             digits = sum(ch.isdigit() for ch in main)
             if not 7 <= digits <= 15 or "  " in main:
                 continue
+            if digits == 9 and SSN_LABEL_BEFORE.search(text, max(0, m.start() - 48), m.start()):
+                continue  # nine digits after an SSN label are the SSN recognizer's
             score = None
             stripped = main.lstrip("(")
             if stripped.startswith(("+", "00")):
@@ -220,6 +257,8 @@ class LogPhoneRecognizer(LocalRecognizer):
                 if trunk or in_context:
                     score = _national_score(phonenumbers, main, stripped.startswith("0"), trunk, formatted,
                                             bool(in_context))
+            if score == 0.4 and phone_word_close(text, m.start(), m.end()):
+                score = CLOSE_CONTEXT_SCORE  # `Call me at 06-12345678`, `06-12345678 (mobile)`
             if score is not None:
                 results.append(self._phone_result(m.start(), m.end(), score))
         return results
@@ -259,7 +298,17 @@ def _national_score(phonenumbers, main: str, leading_zero: bool, trunk: bool, fo
             score = 0.4
             if not trunk:
                 return score
+    if in_context and formatted and not leading_zero and _phone_grouping(main):
+        for region in _MOBILE_WITHOUT_TRUNK:
+            if _valid(phonenumbers, main, region) and _mobile(phonenumbers, main, region):
+                return 0.4
     return score
+
+
+# Regions whose mobile numbers are written without the trunk `0` they dial with (`98765 43210` in India,
+# `138 0013 8000` in China, `532 123 45 67` in Turkey, `(11) 98456-5666` in Brazil): tried, in context only,
+# for a number with no leading zero, and only as a mobile number of the region
+_MOBILE_WITHOUT_TRUNK = ("IN", "CN", "TR", "BR")
 
 
 def _mobile(phonenumbers, text: str, region: str) -> bool:
@@ -309,6 +358,22 @@ class NanpPhoneRecognizer(CasedPatternRecognizer):
         area, exchange = digits[:3], digits[3:6]
         # None keeps the pattern's score (a shape is no proof: bare digits still need context)
         return None if area[0] not in "01" and exchange[0] not in "01" else False
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for r in results:
+            if r.score < CLOSE_CONTEXT_SCORE and phone_word_close(text, r.start, r.end):
+                r.score = CLOSE_CONTEXT_SCORE
+        return results
+
+
+CLOSE_CONTEXT_SCORE = 0.55
+
+
+def phone_word_close(text: str, start: int, end: int) -> bool:
+    """A phone word just before a number or just after it (`call 5558675309`, `5558675309 is my cell`):
+    Presidio's context enhancement looks at words before only, and never at stop words such as `call`."""
+    return bool(_CONTEXT_WORD.search(text, max(0, start - 32), start) or _CONTEXT_WORD.search(text, end, end + 24))
 
 
 class CardNumberRecognizer(CasedPatternRecognizer):

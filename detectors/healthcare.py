@@ -7,6 +7,8 @@ value only, not its label: `MRN: 00123456` reports `00123456`.
 
 from __future__ import annotations
 
+import re
+
 from presidio_analyzer import Pattern
 
 from detectors.base import CasedPatternRecognizer
@@ -143,6 +145,16 @@ _US_STATE_NAMES = (
 _POST_DIRECTION = r"(?:\s+(?:NE|NW|SE|SW|N|S|E|W)\b\.?)?"
 # UK and Canadian postcodes, which follow the town: `London NW1 6XE`, `Toronto, ON M5V 3L9`
 _INTL_POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)"
+# postcodes before the town: 4-5 digits (DE, FR, ES, IT, CH, AT, BE, DK, NO), `1100-053` (PT), `00-950` (PL),
+# `114 55` (SE, CZ, SK, GR), `01310-200` (BR)
+_EU_POSTCODE = r"(?:\d{5}-\d{3}|\d{4}-\d{3}|\d{2}-\d{3}|\d{3}\s\d{2}|\d{4,5})"
+_TOWN = r"[A-Z][\w\u00C0-\u024F]+(?:[\s-][A-Z][\w\u00C0-\u024F]+){0,2}"
+# abbreviations that lead a street name: `ul. Marszałkowska` (PL), `Av. Paulista`, `Avda. de Europa`, `Str. Lipscani`
+_STREET_ABBREV = r"(?:ul|al|pl|os|Av|Avda|Str|Bd|Blvd)\."
+_INTL_STREET_FIRST = (r"\b[A-Z][\w'\u00C0-\u024F]+(?:\s+(?:[a-z]{1,3}\s+){0,2}[A-Z][\w'\u00C0-\u024F]+){0,3}"
+                      r"\s+\d{1,5}[a-z]?,\s+(?:[A-Z]{1,2}-?)?" + _EU_POSTCODE + r"\s+" + _TOWN)
+_ABBREV_GATE = re.compile(_STREET_ABBREV)
+_POSTCODE_GATE = re.compile(r",\s+(?:[A-Z]{1,2}-?)?\d{2}")
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Bldg|Building|Floor|Fl|Room|Rm|#)\.?\s*#?[A-Za-z0-9-]{1,8})?"
 _CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3}(?:,?\s+(?:" + _US_STATES + "|" + _US_STATE_NAMES
                    + r")\b(?:\s+\d{5}(?:-\d{4})?)?|,?\s+" + _INTL_POSTCODE + r"\b))?")
@@ -158,8 +170,16 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
     """US street addresses: number, street name, a USPS street suffix, unit, city, state and ZIP."""
 
     ENTITY = "STREET_ADDRESS"
+    # literals the rarer patterns need, tested before they run on every candidate line
+    PATTERN_GATES = {
+        "unit before a street address": lambda t: any(w in t for w in ("Flat", "Unit", "Apartment", "Apt", "Suite")),
+        "international street address after an abbreviation": lambda t: "." in t and _ABBREV_GATE.search(t) is not None,
+        "international number-first address": lambda t: _POSTCODE_GATE.search(t) is not None,
+        "international street address": lambda t: _POSTCODE_GATE.search(t) is not None,
+    }
     CONTEXT = ["address", "street", "home", "lives", "live", "ship", "mailing", "residence", "direccion", "dirección",
-               "adresse", "anschrift", "indirizzo", "endereco", "endereço", "domicilio", "located"]
+               "adresse", "adres", "adress", "adresa", "anschrift", "indirizzo", "endereco", "endereço", "domicilio",
+               "located"]
 
     def __init__(self, **kw):
         street = (r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+|(?:North|South|East|West)\s+)?"
@@ -167,6 +187,11 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
                   + _POST_DIRECTION)
         kw.setdefault("patterns", [
             Pattern("us street address", street + _UNIT + _CITY_STATE_ZIP, 0.7),
+            # a flat or unit before the number, as UK and Australian addresses print it: `Flat 3, 14 Kings Road`
+            # (a pattern of its own: an optional prefix before the number made every position try it)
+            Pattern("unit before a street address",
+                    r"\b(?:Flat|Unit|Apartment|Apt|Suite)\.?\s+[A-Za-z0-9-]{1,5},?\s+" + street + _UNIT + _CITY_STATE_ZIP,
+                    0.7),
             # an unknown suffix still reads as an address when a city, state and ZIP follow
             Pattern("us address with city/state/zip",
                     r"\b\d{1,6}\s+(?:[A-Z][a-z']+\.?\s+){1,4}?" + r"[A-Z][a-z']+\.?" + _UNIT
@@ -175,9 +200,17 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
             Pattern("military address", r"\b" + MILITARY_ADDRESS + r"\b", 0.8),
             # street name first, then the number and a postcode and town (most of Europe and Latin America):
             # `Calle de Alcala 45, 28014 Madrid`, `Hauptstrasse 5, 10115 Berlin`; reported with context only
-            Pattern("international street address",
-                    r"\b[A-Z][\w'\u00C0-\u024F]+(?:\s+(?:[a-z]{1,3}\s+){0,2}[A-Z][\w'\u00C0-\u024F]+){0,3}\s+\d{1,5}[a-z]?"
-                    r",\s+(?:[A-Z]{1,2}-?)?\d{4,5}\s+[A-Z][\w\u00C0-\u024F]+(?:[\s-][A-Z][\w\u00C0-\u024F]+){0,2}", 0.4),
+            Pattern("international street address", _INTL_STREET_FIRST, 0.4),
+            # ... after an abbreviation of the street's kind: `ul. Marszałkowska 10, 00-950 Warszawa`, `Av. Paulista`
+            # (a pattern of its own: an optional prefix before the street made every position try it)
+            Pattern("international street address after an abbreviation",
+                    r"\b" + _STREET_ABBREV + r"\s+" + _INTL_STREET_FIRST, 0.4),
+            # number first, then the street and a postcode and town (France, Belgium, Quebec):
+            # `25 Rue de Rivoli, 75001 Paris`; with context only
+            Pattern("international number-first address",
+                    r"\b\d{1,5}(?:\s?(?:bis|ter))?,?\s+[A-Z][\w'\u00C0-\u024F.]+"
+                    r"(?:\s+(?:[a-z]{1,4}\s+){0,2}[A-Z][\w'\u00C0-\u024F]+){1,4}"
+                    r",\s+(?:[A-Z]{1,2}-?)?" + _EU_POSTCODE + r"\s+" + _TOWN, 0.4),
             Pattern("po box", r"\b" + PO_BOX + r"\b", 0.6),
         ])
         super().__init__(**kw)

@@ -9,31 +9,105 @@ both words must be known names and capitalised.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
 from detectors.health import load_terms
-from detectors.noise import NOT_PEOPLE
+from detectors.noise import NOT_PEOPLE, STREET_WORDS, is_common_word
 
 _WORD = r"[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
 # a lookahead, so that every capitalised word is tried as a first name: `Patient Jane Doe`
 _FULL = re.compile(rf"(?=\b({_WORD})(?:\s+[A-Z]\.)?\s+({_WORD})(?:\s+({_WORD}))?\b)")
 _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
-# a greeting before a known first name: `Hi Victor, your visit is confirmed`
-_GREETED = re.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+({_WORD})\b")
-# a self-introduction names whoever follows, in the lists or not: `my name is Dan`, `I'm Oluwaseun Adeyemi`
-_INTRODUCED = re.compile(rf"(?i:(?<![\w])(?:my\s+name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is))\s+"
-                         rf"({_WORD}(?:\s+{_WORD})?)\b")
 # surname particles of many languages: `Maria de la Cruz`, `Ludwig van Beethoven`, `Ahmed bin Salem`
 _PARTICLES = r"(?:van\s+der|van\s+den|van\s+de|de\s+la|de\s+los|de\s+las|van|von|der|de|del|della|di|da|dos|das|du|" \
              r"le|la|bin|binti|bint|ibn|al|el|ben|ter|ten|zu|af|av)"
-_WITH_PARTICLE = re.compile(rf"(?=(?<![\w])({_WORD})(?:\s+{_WORD})?\s+{_PARTICLES}\s+({_WORD})\b)")
+# a greeting before a known first name, and the surname after it: `Hi Victor, ...`, `Dear Tomasz Wiśniewski,`
+_GREETED = re.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+({_WORD})"
+                      rf"(?:\s+((?:{_PARTICLES}\s+)?{_WORD}))?\b")
+# a self-introduction names whoever follows, in the lists or not: `my name is Dan`, `I'm Oluwaseun Adeyemi`,
+# `this is Pieter van der Berg`
+_INTRODUCED = re.compile(rf"(?i:(?<![\w])(?:my\s+name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is))\s+"
+                         rf"({_WORD}(?:\s+(?-i:{_PARTICLES}\s+)?{_WORD})?)\b")
+_WITH_PARTICLE = re.compile(rf"(?=(?<![\w])({_WORD})(?:\s+{_WORD})?\s+(?P<particle>{_PARTICLES})\s+({_WORD})\b)")
+# particles of family names that place names do not use
+_PERSONAL_PARTICLES = frozenset({"van", "von", "bin", "binti", "bint", "ibn", "ben", "ter", "ten", "zu"})
+# capitalised particles, read as the middle word of `Given Particle Surname`
+_CAPITAL_PARTICLES = frozenset({"Al", "El", "Bin", "Ibn", "Abu", "Ben", "Van", "Von", "De", "Da", "Di", "Le", "La",
+                                "Del", "Dos", "Du"})
+
+
+# Two capitalised words no list or dictionary knows, where prose says a person stands: after a verb or a
+# relation that takes one (`I spoke with Thandiwe Nkosi`, `written by Eero Virtanen`, `her son Keanu Kahale`) or
+# before a verb a person does (`Giorgos Papadopoulos is allergic`, `... called`). Bounded: two words, one word
+# of context on either side.
+_PERSON_BEFORE = frozenset(
+    "with by met meet call called ask asked contact contacted tell told thank thanks named patient client customer "
+    "caller member mother father son daughter wife husband sister brother friend nurse doctor dr mr mrs ms dear hi "
+    "hello for to from and cc attn sincerely regards cheers best yours warmly".split())
+_PERSON_AFTER = (r"(?:is|was|has|had|called|calls|asked|asks|said|says|wrote|writes|lives|lived|will|would|can|"
+                 r"could|needs|wants|requested|booked|paid|signed|reported|visited|arrived|left|missed|cancelled|"
+                 r"canceled|confirmed|\(patient\)|'s)")
+# Checked on the pairs the gazetteer's own pass finds: one anchored look at the word before a pair and the
+# characters after it (a scan for the context words everywhere cost as much as all the other name rules).
+_BEFORE_PAIR = re.compile(r"([A-Za-z]{1,12})\.?[,:]?\s{1,4}$")  # the word before: one anchored, bounded match
+_AFTER_PAIR = re.compile(rf"\s{{0,4}}(?i:{_PERSON_AFTER})\b|'s\b")
 
 
 @lru_cache(maxsize=None)
 def name_sets() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(load_terms("first_names.txt")), frozenset(load_terms("last_names.txt"))
+
+
+def _folded(word: str) -> str:
+    """`Sofía` -> `Sofia`, `Zieliński` -> `Zielinski`: the lists spell names without diacritics."""
+    if word.isascii():
+        return word
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode("ascii")
+
+
+def known_first(word: str, first: frozenset[str]) -> bool:
+    """A known given name, with or without its diacritics, or a hyphenated one that starts with one
+    (`Jean-Luc`, `Anne-Marie`)."""
+    if "-" in word:
+        word = word.split("-", 1)[0]
+    return word in first or _folded(word) in first
+
+
+def known_last(word: str, last: frozenset[str]) -> bool:
+    return word in last or _folded(word) in last
+
+
+def _unlisted_surname(word: str) -> bool:
+    """A capitalised word no list knows that reads as a surname after a known given name: no English
+    word (`Tomasz Wiśniewski`, `Ifeoma Chukwu`; not `Max Retries`, `Grace Period`)."""
+    return len(word) >= 3 and word.lower() not in NOT_PEOPLE and not is_common_word(word)
+
+
+def _person_word_before(text: str, start: int) -> bool:
+    """The word just before `start` takes a person (`with`, `by`, `Dr.`, `Regards,`)."""
+    lo = max(0, start - 20)
+    m = _BEFORE_PAIR.search(text[lo:start])  # leftmost: a whole word of the window, never the tail of one
+    if not m or (m.start(1) == 0 and lo > 0 and text[lo - 1].isalpha()):
+        return False  # no word, or one that runs on before the window
+    return m.group(1).lower() in _PERSON_BEFORE
+
+
+def _unknown_name_word(word: str) -> bool:
+    """A capitalised word that can be a name no list holds: no English or software word, no known non-name."""
+    low = word.lower()
+    return (3 <= len(word) <= 30 and low not in NOT_PEOPLE and low not in STREET_WORDS and not is_common_word(word)
+            and any(ch in "aeiouy\u00e0\u00e1\u00e2\u00e4\u00e8\u00e9\u00ea\u00ed\u00f3\u00f6\u00fa\u00fc" for ch in low))
+
+
+def _surname_ok(word: str, first: frozenset[str], last: frozenset[str]) -> bool:
+    """A word after a greeted first name that reads as a surname: a known one, or no common word."""
+    bare = word.split()[-1]
+    if bare.lower() in NOT_PEOPLE:
+        return False
+    return known_last(bare, last) or bare in first or not is_common_word(bare)
 
 
 class NameGazetteerRecognizer(LocalRecognizer):
@@ -62,23 +136,46 @@ class NameGazetteerRecognizer(LocalRecognizer):
             given, family, third = m.group(1), m.group(2), m.group(3)
             if given.lower() in NOT_PEOPLE or family.lower() in NOT_PEOPLE:
                 continue
-            if given in first and (family in last or family in first):
-                end = m.end(3) if third and third in last and third.lower() not in NOT_PEOPLE else m.end(2)
-                out.append(self._result(m.start(1), end, "first name and surname from the census lists"))
+            if not known_first(given, first):
+                # no given name the lists know: two words no list or dictionary knows, where prose names a person
+                gap = text[m.end(1):m.start(2)]
+                if (gap.isspace() and "\n" not in gap and (m.start(1) == 0 or text[m.start(1) - 1] != "-")
+                        and (_AFTER_PAIR.match(text, m.end(2)) or _person_word_before(text, m.start(1)))
+                        and _unknown_name_word(given) and _unknown_name_word(family)):
+                    out.append(self._result(m.start(1), m.end(2), "two unlisted name words where prose names a person"))
+                    covered = m.end(2)
+                continue
+            if family in _CAPITAL_PARTICLES and third:  # `Hamza El Amrani`, `Abdullah Al Rashid`
+                if known_last(third, last) or _unlisted_surname(third):
+                    out.append(self._result(m.start(1), m.end(3), "first name, surname particle and surname"))
+                    covered = m.end(3)
+                continue
+            if known_last(family, last) or family in first or _unlisted_surname(family):
+                end = (m.end(3) if third and (known_last(third, last) or _unlisted_surname(third))
+                       and third.lower() not in NOT_PEOPLE else m.end(2))
+                out.append(self._result(m.start(1), end, "first name and surname"))
                 covered = end
         for m in _TITLED.finditer(text):
             if m.group(1) in last and m.group(1).lower() not in NOT_PEOPLE:
                 out.append(self._result(m.start(1), m.end(1), "surname after a title"))
         for m in _GREETED.finditer(text):
-            if m.group(1) in first and m.group(1).lower() not in NOT_PEOPLE:
-                out.append(self._result(m.start(1), m.end(1), "first name after a greeting"))
+            if known_first(m.group(1), first) and m.group(1).lower() not in NOT_PEOPLE:
+                end = m.end(2) if m.group(2) and _surname_ok(m.group(2), first, last) else m.end(1)
+                out.append(self._result(m.start(1), end, "first name after a greeting"))
         for m in _WITH_PARTICLE.finditer(text):
-            if m.group(1) in first and m.group(2).lower() not in NOT_PEOPLE:
-                out.append(self._result(m.start(1), m.end(2), "first name, surname particle and surname"))
+            given, family = m.group(1), m.group(3)
+            if family.lower() in NOT_PEOPLE or given.lower() in NOT_PEOPLE:
+                continue
+            # a known given name before any particle; before a particle that names no place (`bin`, `van`,
+            # `von`: not `de`, `la`, `del`, as in `Universidad de Chile`), any given name no dictionary knows
+            if known_first(given, first) or (m.group("particle").split()[0] in _PERSONAL_PARTICLES
+                                             and not is_common_word(given)
+                                             and (known_last(family, last) or _unlisted_surname(family))):
+                out.append(self._result(m.start(1), m.end(3), "given name, surname particle and surname"))
         for m in _INTRODUCED.finditer(text):
             words = m.group(1).split()
             if words[0].lower() not in NOT_PEOPLE:
-                keep = words if len(words) == 1 or words[1].lower() not in NOT_PEOPLE else words[:1]
+                keep = words if len(words) == 1 or words[-1].lower() not in NOT_PEOPLE else words[:1]
                 end = m.start(1) + len(" ".join(keep)) if len(keep) == 1 else m.end(1)
                 out.append(self._result(m.start(1), end, "name after a self-introduction"))
         return out

@@ -8,7 +8,9 @@ span and its surrounding text.
 
 from __future__ import annotations
 
+import gzip
 import re
+from functools import lru_cache
 
 # Whole-value shapes that are machine text, never PII (checked on the raw field value).
 _MACHINE_VALUE = re.compile(
@@ -96,12 +98,53 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool, key: st
         return False
     if span.isupper() or not all(w[:1].isupper() or w.lower() in NAME_PARTICLES for w in words):
         return False
-    if len(words) >= 2 or key_is_name:
+    if key_is_name:
         return True
+    if len(words) >= 2:
+        # `Wireless Mouse`, `Clock Mode`, `Normal Sleep`: capitalised common words (product names, settings,
+        # states of machine text) with no given name among them and nothing before that says a person follows
+        return not (_all_common_words(words) and not _HONORIFIC.search(text[max(0, start - 24):start]))
     # one capitalised word: only with an honorific or label just before it
     return bool(_HONORIFIC.search(text[max(0, start - 24) : start]))
 
 
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Lower-case English words (Webster's Second, public domain) and words of software it predates
+    (`runtime`, `nvidia`): words that are no name by themselves."""
+    from importlib import resources
+
+    data = resources.files("detectors").joinpath("data")
+    words = gzip.decompress(data.joinpath("english_words.txt.gz").read_bytes()).decode("ascii").split("\n")
+    words += data.joinpath("software_words.txt").read_text(encoding="utf-8").split("\n")
+    return frozenset(w.strip() for w in words if w.strip() and not w.startswith("#"))
+
+
+def is_common_word(word: str) -> bool:
+    """A word of the English dictionary, in any case (`Mouse`, `clock`); `Keanu`, `Adeyemi` are not."""
+    words = _COMMON[0] if _COMMON else _load_common()
+    w = word.strip(".,'").lower()
+    return w in words or (w[-1:] == "s" and w[:-1] in words)
+
+
+_COMMON: list[frozenset[str]] = []
+
+
+def _load_common() -> frozenset[str]:
+    _COMMON.append(_common_words())
+    return _COMMON[0]
+
+
+def _all_common_words(words: list[str]) -> bool:
+    """Every word is a dictionary word and none a known given name (`Rose Hill`, `Will Park` stay names)."""
+    from detectors.names import known_first, name_sets
+
+    first = name_sets()[0]
+    core = [w.strip(".,'") for w in words if w.lower() not in NAME_PARTICLES]
+    return bool(core) and all(is_common_word(w) and not known_first(w, first) for w in core)
+
+
+_VERSION_AFTER = re.compile(r"[-+_][A-Za-z]")
 _VERSION_BEFORE = re.compile(r"(?i)(?:version|ver|v)\s*[=:]?\s*$")
 _VERSION_KEYS = frozenset({"v", "rv", "ver", "vers", "build", "release", "rev", "revision", "firmware", "os"})
 _PACKAGE_KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+")
@@ -131,6 +174,8 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
             return False
     if key and ("version" in key.lower() or key.lower() in _VERSION_KEYS or _PACKAGE_KEY.fullmatch(key)):
         return False
+    if end is not None and _VERSION_AFTER.match(text, end):
+        return False  # `11.3.244.8-node.38` (V8's version), `4.2.2.0-rc1`, `1.2.3.4+build.5`: a version's tail
     if not public_only or end is None:
         return True
     ip_key = bool(key) and "".join(ch for ch in key.lower() if ch.isalnum()).lstrip("$") in IP_KEYS

@@ -63,7 +63,8 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     # libphonenumber is costly: run it on `+`/`00` numbers, trunk-prefixed national ones, and near phone words
     "PhoneRecognizer": (LogPhoneRecognizer, re.compile(
         r"(?:\+|00)\(?\d|(?:\b|\()0[\d\s().-]{6,}\d"
-        r"|(?i:phone|tel|mobile|cell|call|sms|fax|cep|whatsapp|number|contact|numero|telefon|telepono|handy)")),
+        r"|(?i:phone|tel|mobile|cell|call|sms|fax|cep|whatsapp|number|contact|numero|telefon|telepono|handy"
+        r"|celular|m[oó]vil|portable|reminder|\btext\s+(?:me|us|at|to|\+?\d))")),
     "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}")),
     "CardNumberRecognizer": (CardNumberRecognizer, re.compile(r"(?i:card|cc|pan|visa|mastercard|amex|discover|jcb|maestro)")),
     "UsSsnRecognizer": (LeanSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
@@ -83,13 +84,15 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(vendor_trigger())),
     "ContextSecretRecognizer": (ContextSecretRecognizer, context_trigger()),
     "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"(?i:bearer|session|sid=|_token=)")),
-    "CredentialRecognizer": (CredentialRecognizer, re.compile(r"://[^/\s@]{0,256}@|curl")),
+    "CredentialRecognizer": (CredentialRecognizer, re.compile(r"//[^/\s@]{0,256}@|curl")),
     "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),
     "MedicalConditionDictionary": (condition_recognizer, dictionary_trigger("conditions.txt")),
     "MedicationDictionary": (medication_recognizer, dictionary_trigger("medications.txt")),
     "Icd10Recognizer": (Icd10Recognizer, re.compile(r"[A-TV-Z]\d[0-9AB]")),
     "NameGazetteerRecognizer": (NameGazetteerRecognizer, re.compile(
-        r"[A-Z][a-z]+\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+[A-Z]")),
+        # the accented letters as characters (not a raw string): Hyperscan takes them, not `\\u` escapes
+        "[A-Z][a-z\u00C0-\u024F]+" r"\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]"
+        r"|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+[A-Z]")),
 }
 
 # What runs on `machine` fields (hosts, user agents, ids): values with no free text in them.

@@ -99,7 +99,8 @@ class AuthTokenRecognizer(SecretFinderRecognizer):
         return out
 
 
-_URL_START = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://")
+# `scheme://`, or a scheme-relative `//` where a value starts (`fetch //user:pw@host`, `"//u:p@h"`)
+_URL_START = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://|(?:^|(?<=[\s\"'=(<,]))//(?=[^/\s])")
 _AUTHORITY_END = frozenset("/?#\"'`<>\\ \t\r\n,;)")
 _HOST = re.compile(r"[A-Za-z0-9._-]{1,253}(?::\d{1,5})?")
 _CURL_USER = re.compile(r"(?:^|\s)(?:-u|--user)(?:=|[ \t]{1,5})")

@@ -43,7 +43,9 @@ _AFTER_KEY = re.compile(r"""(?P<kq>\\?["'])?\]?(?P<typ>[ \t]{1,4}[A-Za-z_][\w.*\
                         r"""(?P<scheme>(?i:bearer|basic|token|api-token|digest)[ \t]{1,4})?""")
 _FLAG_VALUE = re.compile(r"""[ \t]{1,4}(?P<q>["'])?""")  # `--token abc`, `--password 'abc'`
 _SCHEME = re.compile(r"(?i:(bearer|basic|token|api-token|digest)[ \t]{1,4})")
-_NESTED_PAIR = re.compile(r"[A-Za-z_]\w{0,40}=")
+# `accessKeyId=AKIA...`: another pair as the value, checked where the value starts (bounded, before the
+# value is read: `token=token=token=...` must not read 4 KB per word); base64 padding (`...cQ==`) is no pair
+_NESTED_PAIR = re.compile(r"[A-Za-z_]\w{0,40}=(?![=\s\"'`;,()<>\[\]{}&|\\]|$)")
 _UNQUOTED = re.compile(r"[^\s\"'`;,()<>\[\]{}&|\\]{1,%d}" % _MAX_VALUE)
 
 _PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "pw", "passwords"})
@@ -152,9 +154,9 @@ def _value_after_key(text: str, kstart: int, kend: int) -> tuple[int, int] | Non
     if m and m.group("typ") and m.group("op") not in ("=", ":="):
         m = None  # `credentials loaded: ...` is prose; only `var token string = "..."` has a type before `=`
     if m and not (m.group("op") == "," and not m.group("kq")) and not (m.group("op") == "(" and not m.group("q")):
-        span = _read_value(text, m.end(), m.group("q"))
-        if span and not m.group("q") and _NESTED_PAIR.match(text, span[0], span[1]):
+        if not m.group("q") and not m.group("scheme") and _NESTED_PAIR.match(text, m.end()):
             return None  # `credentials: accessKeyId=...`: the value is another pair
+        span = _read_value(text, m.end(), m.group("q"))
         if span and m.group("scheme") and m.group("scheme").strip().lower() == "basic":
             return span if basic_auth_ok(text[span[0]:span[1]]) else None
         return span

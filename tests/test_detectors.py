@@ -249,6 +249,36 @@ GENERALIZED_CASES = [
     ("1245319599", None, ("US_NPI", "1245319599")),
     ("FA1111119", None, ("US_DEA", "FA1111119")),
     ("my ssn is 078-051121", None, ("US_SSN", "078-051121")),
+    # an SSN label wins over a phone guess for nine digits; a published sample number counts under a label
+    ("my social security number is 512489921", None, ("US_SSN", "512489921")),
+    ("my social security number is 078051120", None, ("US_SSN", "078051120")),
+    # names: particles after an introduction, a greeted full name, hyphenated given names
+    ("This is Pieter van der Berg calling", None, ("PERSON", "Pieter van der Berg")),
+    ("Dear Tomasz Wiśniewski, your order shipped", None, ("PERSON", "Tomasz Wiśniewski")),
+    ("Appointment booked for Jean-Luc Dubois on Monday", None, ("PERSON", "Jean-Luc Dubois")),
+    ("The report was written by Sofía Herrera", None, ("PERSON", "Sofía Herrera")),
+    ("Please call Hamza El Amrani back", None, ("PERSON", "Hamza El Amrani")),
+    ("The report was written by Rashid bin Hamdan", None, ("PERSON", "Rashid bin Hamdan")),
+    ("I spoke with Ifeoma Chukwu about the bill", None, ("PERSON", "Ifeoma Chukwu")),
+    # two words no list knows, where prose says a person stands
+    ("I spoke with Thandiwe Nkosi yesterday", None, ("PERSON", "Thandiwe Nkosi")),
+    ("Giorgos Papadopoulos is allergic to penicillin", None, ("PERSON", "Giorgos Papadopoulos")),
+    ("Regards,\nKeanu Kahale", None, ("PERSON", "Keanu Kahale")),
+    # international postcodes before the town (PT, PL, SE) with address context
+    ("My address is Rua Augusta 150, 1100-053 Lisboa", None, ("STREET_ADDRESS", "Rua Augusta 150, 1100-053 Lisboa")),
+    ("adres: Marszałkowska 10, 00-950 Warszawa", None, ("STREET_ADDRESS", "Marszałkowska 10, 00-950 Warszawa")),
+    ("My address is 25 Rue de Rivoli, 75001 Paris", None, ("STREET_ADDRESS", "25 Rue de Rivoli, 75001 Paris")),
+    ("Ship to Av. Paulista 1578, 01310-200 São Paulo", None, ("STREET_ADDRESS", "Av. Paulista 1578, 01310-200 São Paulo")),
+    ("lives at Flat 3, 14 Kings Road, London SW3 4UD", None, ("STREET_ADDRESS", "Flat 3, 14 Kings Road, London SW3 4UD")),
+    # mobiles written without their trunk 0 (India, China, Turkey, Brazil), with context
+    ("Please text 98765 43210 when ready", None, ("PHONE_NUMBER", "98765 43210")),
+    ("my cell 138 0013 8000", None, ("PHONE_NUMBER", "138 0013 8000")),
+    ("celular (11) 98456-5666", None, ("PHONE_NUMBER", "(11) 98456-5666")),
+    # `call` is a spaCy stop word: Presidio's context enhancement never sees it, the recognizer does
+    ("Call me at 06-12345678", None, ("PHONE_NUMBER", "06-12345678")),
+    ("Call me at (11) 98456-5666", None, ("PHONE_NUMBER", "(11) 98456-5666")),
+    ("5558675309 is my cell", None, ("PHONE_NUMBER", "5558675309")),  # a phone word after the number
+    ("call 5558675309", None, ("PHONE_NUMBER", "5558675309")),
     # private and loopback addresses are reported under the default policy
     ("Primary: 10.0.0.1", None, ("IP_ADDRESS", "10.0.0.1")),
     ("connecting from ::1", None, ("IP_ADDRESS", "::1")),
@@ -270,6 +300,17 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("Chrome Mobile", "family"),  # a browser family, not a surname
     ("2024-05-01", "last"),
     ("text2001:db8::1", None),
+    ("id 123-45-6789 and 078-05-1120", None),  # published sample SSNs with no label
+    ("job number 5321234567", None),  # an unformatted run is no habit-written mobile
+    ("order 5558675309 shipped", None),  # ten bare digits with no phone word near
+    ("Wireless Mouse added to cart", None),  # capitalised common words, no given name among them
+    ("Clock Mode set to 24h", None),
+    ("Normal Sleep entered", None),
+    ("request from Kubelet Cadvisor failed", None),  # software words, where prose could name a person
+    ("Julia Runtime error", None),  # a given name before a software word
+    ("Grace Period is over", None),
+    ("node 11.3.244.8-node.38 started", None),  # V8's version, not an address
+    ("release 4.2.2.0-rc1", None),
 ], ids=lambda v: str(v)[:30])
 def test_leaves_machine_text_alone(engine, text, key):
     assert not found(engine, text, key)
@@ -306,3 +347,35 @@ def test_ip_fast_invalidation_agrees_with_ipaddress(text):
     except ValueError:
         invalid = True
     assert bool(LeanIpRecognizer().invalidate_result(text)) is invalid
+
+
+def test_pattern_gates_never_hide_a_match():
+    """A pattern's gate (a literal it needs) passes wherever the pattern matches."""
+    import regex
+
+    from detectors.healthcare import StreetAddressRecognizer
+
+    rec = StreetAddressRecognizer()
+    texts = [c[0] for c in TRUE_CASES + GENERALIZED_CASES + MORE_CASES] + [
+        "Flat 3, 14 Kings Road, London SW3 4UD", "Unit 7 22 Main Street", "ul. Marszałkowska 10,\n00-950 Warszawa",
+        "25 Rue de Rivoli,\t75001 Paris", "Hauptstraße 5, D-10115 Berlin", "Av. Paulista 1578, 01310-200 São Paulo"]
+    for pattern in rec.patterns:
+        gate = rec.PATTERN_GATES.get(pattern.name)
+        if gate is None:
+            continue
+        rx = regex.compile(pattern.regex, flags=rec.global_regex_flags)
+        for text in texts:
+            if rx.search(text):
+                assert gate(text), (pattern.name, text)
+
+
+def test_phone_trigger_covers_every_phone_context_word():
+    """The region search opens on a phone word; the recognizer's trigger must fire on each of them."""
+    from detectors.contact import PHONE_CONTEXT, _CONTEXT_WORD
+    from detectors.registry import TRIGGERS
+
+    trigger = TRIGGERS["PhoneRecognizer"]
+    for word in PHONE_CONTEXT:
+        text = f"{word} me at 98765 43210"
+        if _CONTEXT_WORD.search(text):
+            assert trigger.search(text), word

@@ -12,10 +12,11 @@ from detectors.entities import SECRETS
 from pipeline.analyst.evaluate import CaseScore, evaluate_cases
 from tests.conftest import SHARED
 
-# reached on dev.jsonl: non-secret recall 0.93, phones 0.91, IPs 0.99, cards 0.94, 0 false alarms of 92
-MIN_RECALL = {"PHONE_NUMBER": 0.88, "IP_ADDRESS": 0.97, "CREDIT_CARD": 0.90, "EMAIL_ADDRESS": 1.0,
-              "US_DEA": 0.95, "US_NPI": 0.75, "US_SSN": 0.65, "PERSON": 0.85, "HEALTH_PLAN_ID": 0.95}
-MIN_PII_RECALL = 0.90
+# reached on dev.jsonl (2026-12-02): non-secret recall 0.943 (264/280), phones 0.896, IPs 1.0, cards 1.0,
+# SSNs 0.769 (an SSN label now beats a phone guess), 0 false alarms of 92
+MIN_RECALL = {"PHONE_NUMBER": 0.88, "IP_ADDRESS": 0.98, "CREDIT_CARD": 0.96, "EMAIL_ADDRESS": 1.0,
+              "US_DEA": 0.95, "US_NPI": 0.75, "US_SSN": 0.75, "PERSON": 0.85, "HEALTH_PLAN_ID": 0.95}
+MIN_PII_RECALL = 0.93
 MAX_PII_FALSE_ALARM_RATE = 0.03
 
 

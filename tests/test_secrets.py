@@ -55,6 +55,13 @@ TRUE_CASES = [
     ("amqp://guest:Gu3st-R4bb1t@mq:5672", "Gu3st-R4bb1t"),
     ("curl --user roger23@gmail.com:pQ9wTxu4Fg https://example.org", "pQ9wTxu4Fg"),
     ("Authorization: Basic " + base64.b64encode(b"svc:K9x!mP2q").decode(), base64.b64encode(b"svc:K9x!mP2q").decode()),
+    # base64 padding (`...==`) is no `key=value` pair nested in the value
+    ("Authorization: Basic " + base64.b64encode(b"svc:K9x!mP2qZ").decode(), base64.b64encode(b"svc:K9x!mP2qZ").decode()),
+    ("Authorization: Basic " + base64.b64encode(b"svc:K9x!mP2qZa").decode(),
+     base64.b64encode(b"svc:K9x!mP2qZa").decode()),
+    # scheme-relative URLs where a value starts
+    ("fetch //deploy:Tq7!rW2zKm@mirror.example.com/pkg", "Tq7!rW2zKm"),
+    ('"url": "//svc:Xq7pL2vR9s@cdn.internal/a.js"', "Xq7pL2vR9s"),
     # vendor formats
     ("token glpat-Ab3dE6gH9jK2mN5pQ8sT", "glpat-Ab3dE6gH9jK2mN5pQ8sT"),
     ("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", "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"),  # valid CRC32
@@ -89,6 +96,8 @@ FALSE_CASES = [
     "aws_access_key_id: AKIAIOSFODNN7EXAMPLE",
     "curl -u username:password https://x", "curl --user '$USER:$PASS' https://x", "curl -u <user:password> https://x",
     "https://url:8000 @something else", "redis://cache.internal:6379",
+    "see a//b:c@d and path/to//x:y@z", "// user:pw@host in a comment",
+    "credentials: accessKeyId=Zq8vX2mK9pL4tR7wYb3n",  # another pair as the value
     "Authorization: Basic " + base64.b64encode(b"no-colon-here").decode(),
     "password = somefakekey", "secret_key = 1234567890abcdef1234567890abcdef1234567890abcdefextra",
 ]

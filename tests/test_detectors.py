@@ -379,3 +379,14 @@ def test_phone_trigger_covers_every_phone_context_word():
         text = f"{word} me at 98765 43210"
         if _CONTEXT_WORD.search(text):
             assert trigger.search(text), word
+
+
+def test_hashed_words_answer_as_a_set_of_the_words_would():
+    """The common-word list is kept as sorted hashes (1.6 MB, not a 21 MB set): same answers, comments ignored."""
+    from detectors.noise import HashedWords, is_common_word
+
+    words = HashedWords(b"# a header line\naal\nclock\nmouse\n#not a word\nzythum")
+    assert all(w in words for w in ("aal", "clock", "mouse", "zythum"))
+    assert not any(w in words for w in ("", "a header line", "not a word", "mice", "clocks", "keanu"))
+    assert is_common_word("Mouse") and is_common_word("Clocks") and is_common_word("runtime")
+    assert not is_common_word("Keanu") and not is_common_word("Adeyemi") and not is_common_word("Sofía")

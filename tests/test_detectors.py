@@ -390,3 +390,19 @@ def test_hashed_words_answer_as_a_set_of_the_words_would():
     assert not any(w in words for w in ("", "a header line", "not a word", "mice", "clocks", "keanu"))
     assert is_common_word("Mouse") and is_common_word("Clocks") and is_common_word("runtime")
     assert not is_common_word("Keanu") and not is_common_word("Adeyemi") and not is_common_word("Sofía")
+
+
+@pytest.mark.parametrize("text, credential", [
+    ("see https://username:password@example.com/ now", False),  # a placeholder password: nothing at all
+    ("visit http://jane:pw@x.com", False),
+    ("see https://username:hunter2x9Q@example.com/ now", True),
+    ("DATABASE_URL=postgres://svc:Zq8-pW3rT9@db.internal:5432/app", True),
+])
+def test_a_urls_user_info_is_no_email(engine, text, credential):
+    """The key/value views split `//user:password@host` at its colon and showed `password@host` to the
+    email recognizer: a false EMAIL wherever no credential won the overlap. User info is no pair."""
+    from core.model import Event
+
+    types = {f.entity_type for f in engine.scan([Event("vercel", "e1", "o", {"message": text})]).findings}
+    assert "EMAIL_ADDRESS" not in types
+    assert ("CREDENTIAL" in types) is credential

@@ -300,6 +300,8 @@ def _kv_views(parent: View) -> list[View]:
     for m in _KV.finditer(parent.text):
         if m.group(4) is not None and ":" in m.group(4) and parent.text[m.end(1):m.start(4)] in (":", '":', "':"):
             continue  # `text2001:db8::1`, `host:8080:x`: colons inside one token are no key/value pair
+        if m.group(4) is not None and "@" in m.group(4) and parent.text.endswith("//", 0, m.start(1)):
+            continue  # `https://user:password@host`: a URL's user info, no pair (`password@host` is no email)
         for g in (2, 3, 4):
             if m.group(g) is not None:
                 out.append(parent._child(m.group(g), m.group(1), "kv", base=m.start(g)))

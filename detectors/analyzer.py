@@ -23,7 +23,6 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult

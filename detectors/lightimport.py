@@ -112,4 +112,3 @@ class _LightLoader(importlib.abc.Loader):
                 raise AttributeError(f"module {name!r} has no attribute {attr!r}") from None
 
         module.__getattr__ = __getattr__  # PEP 562: consulted only for names not (yet) in the module
-        module.__phiscan_full_import__ = full

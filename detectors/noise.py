@@ -12,7 +12,6 @@ import gzip
 import re
 from array import array
 from bisect import bisect_left
-from functools import lru_cache
 
 # Whole-value shapes that are machine text, never PII (checked on the raw field value).
 _MACHINE_VALUE = re.compile(
@@ -134,7 +133,6 @@ class HashedWords:
 _LINE = re.compile(rb"(?m)^[^\n#][^\n]*")  # a line that is no comment
 
 
-@lru_cache(maxsize=1)
 def _common_words() -> tuple[HashedWords, frozenset[str]]:
     """Lower-case English words (Webster's Second, public domain) and words of software it predates
     (`runtime`, `nvidia`): words that are no name by themselves."""
@@ -153,11 +151,12 @@ def is_common_word(word: str) -> bool:
     return w in english or w in software or (w[-1:] == "s" and (w[:-1] in english or w[:-1] in software))
 
 
-_COMMON: list[tuple[HashedWords, frozenset[str]]] = []
+_COMMON: list[tuple[HashedWords, frozenset[str]]] = []  # loaded on the first name candidate that needs them
 
 
 def _load_common() -> tuple[HashedWords, frozenset[str]]:
-    _COMMON.append(_common_words())
+    if not _COMMON:
+        _COMMON.append(_common_words())
     return _COMMON[0]
 
 

@@ -45,7 +45,8 @@ from detectors.secrets_context import context_trigger
 from detectors.secrets_vendors import trigger_pattern as vendor_trigger
 
 _DIGITS = r"\d[\d\s().+-]{5,}\d"
-# recognizer name -> (factory, trigger)
+
+
 def dictionary_trigger(data_file: str) -> re.Pattern[str]:
     """Any term of a dictionary, anywhere and in any ASCII case, or any non-ASCII character.
 
@@ -58,6 +59,7 @@ def dictionary_trigger(data_file: str) -> re.Pattern[str]:
     return re.compile("(?i:" + "|".join(re.escape(t) for t in terms) + r")|[^\x00-\x7f]")
 
 
+# recognizer name -> (factory, trigger)
 RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] = {
     "EmailRecognizer": (OfflineEmailRecognizer, re.compile(r"[\w.+-]@[\w-]")),
     # libphonenumber is costly: run it on `+`/`00` numbers, trunk-prefixed national ones, and near phone words

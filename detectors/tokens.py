@@ -17,10 +17,9 @@ file spaCy ships them in.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import unicodedata
-
-import importlib.util
 from pathlib import Path
 
 _WORD = re.compile(r"\S+")

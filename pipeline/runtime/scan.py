@@ -271,8 +271,8 @@ def scan_unit(unit: Unit, runtime: Runtime, on_progress: Callable[[int, int], No
         result = runtime.scan(events)
         counted = [e for e in events if not e.wrapper]
         done = Recorded(result.findings, result.flagged, bad + result.bad, skipped)
-        done.covered.update(coverage(counted))  # counts, not the events: a unit's payloads are not held
         pending.extend(done)
+        pending.covered.update(coverage(counted))  # counts, not the events: a unit's payloads are not held
         part.events += len(counted)
         part.findings += len(result.findings)
         part.phi_events += sum(1 for f in result.flagged if f.phi)

@@ -14,7 +14,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
-from detectors.base import CasedPatternRecognizer, LeanAnalyzeMixin
+from detectors.base import CasedPatternRecognizer, LeanAnalyzeMixin, labelled
 from detectors.healthcare import BARE_CHECKSUM_SCORE, luhn_valid
 
 # tldextract's default extractor downloads the public suffix list on first use;
@@ -36,7 +36,7 @@ class LeanSsnRecognizer(LeanAnalyzeMixin, UsSsnRecognizer):
         kw.setdefault("name", "UsSsnRecognizer")
         super().__init__(**kw)
         self.patterns = [*self.patterns, Pattern(
-            "ssn labelled", r"(?i:(?<=\b" + _SSN_LABEL + r"[\s:#=\"'-]{0,4}))\d{3}[- .]?\d{2}[- .]?\d{4}\b", 0.85)]
+            "ssn labelled", labelled(_SSN_LABEL, r"\d{3}[- .]?\d{2}[- .]?\d{4}\b"), 0.85)]
 
     def validate_match(self, pattern_name: str, value: str) -> bool | None:
         # Presidio drops the numbers published as examples (`078-05-1120`, `123-45-6789`) wherever they stand;
@@ -113,7 +113,15 @@ def card_grouping_ok(value: str) -> bool:
 
 
 class LeanIpRecognizer(LeanAnalyzeMixin, IpRecognizer):
-    """Presidio's IP recognizer (v4 and v6, invalidation) through the leaner analyze."""
+    """Presidio's IP recognizer (v4 and v6, invalidation) through the leaner analyze.
+
+    Every IPv6 pattern needs a colon and the IPv4 one a dot: Presidio's IPv6 alternation cost
+    20 us on a 13-character dotted quad, twice what the IPv4 pattern that matches it did.
+    """
+
+    PATTERN_GATES = {"IPv4": lambda t: "." in t, "IPv4_mapped": lambda t: "::" in t,
+                     "IPv4_embedded": lambda t: ":" in t, "IPv6": lambda t: ":" in t,
+                     "IPv6_unspecified": lambda t: "::" in t}
 
     def __init__(self, **kw):
         kw.setdefault("name", "IpRecognizer")
@@ -382,8 +390,8 @@ class CardNumberRecognizer(CasedPatternRecognizer):
     ENTITY = "CREDIT_CARD"
     PATTERNS = [
         Pattern("card labelled",
-                r"(?i:(?<=\b(?:card|cc|ccnum|credit[\s_-]*card|debit[\s_-]*card|card[\s_-]*(?:number|num|no)|pan|"
-                r"visa|mastercard|amex|discover|jcb|maestro)[\s:=#\"'-]{0,4}))\d(?:[\s-]?\d){11,18}(?!\d)", 0.85),
+                labelled(r"card|cc|ccnum|credit[\s_-]*card|debit[\s_-]*card|card[\s_-]*(?:number|num|no)|pan|"
+                         r"visa|mastercard|amex|discover|jcb|maestro", r"\d(?:[\s-]?\d){11,18}(?!\d)"), 0.85),
     ]
     CONTEXT = ["card", "credit", "payment", "visa", "mastercard", "amex"]
 

@@ -353,20 +353,26 @@ def test_pattern_gates_never_hide_a_match():
     """A pattern's gate (a literal it needs) passes wherever the pattern matches."""
     import regex
 
+    from detectors.contact import LeanIpRecognizer
     from detectors.healthcare import StreetAddressRecognizer
 
-    rec = StreetAddressRecognizer()
     texts = [c[0] for c in TRUE_CASES + GENERALIZED_CASES + MORE_CASES] + [
         "Flat 3, 14 Kings Road, London SW3 4UD", "Unit 7 22 Main Street", "ul. Marszałkowska 10,\n00-950 Warszawa",
-        "25 Rue de Rivoli,\t75001 Paris", "Hauptstraße 5, D-10115 Berlin", "Av. Paulista 1578, 01310-200 São Paulo"]
-    for pattern in rec.patterns:
-        gate = rec.PATTERN_GATES.get(pattern.name)
-        if gate is None:
-            continue
-        rx = regex.compile(pattern.regex, flags=rec.global_regex_flags)
-        for text in texts:
-            if rx.search(text):
-                assert gate(text), (pattern.name, text)
+        "25 Rue de Rivoli,\t75001 Paris", "Hauptstraße 5, D-10115 Berlin", "Av. Paulista 1578, 01310-200 São Paulo",
+        "2001:db8::8a2e:370:7334", "::ffff:192.0.2.128", "64:ff9b::192.0.2.33", "::", "fe80::1%eth0", "::1",
+        "10.0.0.1/8", "1:2:3:4:5:6:7:8", "client=[2001:db8:85a3:0:0:8a2e:370:7334]:443"]
+    checked = 0
+    for rec in (StreetAddressRecognizer(), LeanIpRecognizer()):
+        for pattern in rec.patterns:
+            gate = rec.PATTERN_GATES.get(pattern.name)
+            if gate is None:
+                continue
+            rx = regex.compile(pattern.regex, flags=rec.global_regex_flags)
+            for text in texts:
+                if rx.search(text):
+                    checked += 1
+                    assert gate(text), (pattern.name, text)
+    assert checked > 20  # the texts do reach the gated patterns
 
 
 def test_phone_trigger_covers_every_phone_context_word():

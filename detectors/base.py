@@ -42,6 +42,10 @@ class LeanAnalyzeMixin:
         """Like Presidio's `validate_result`, told which pattern matched (labels vouch for more)."""
         return self.validate_result(value)
 
+    def _finditer(self, rx, text: str, timeout: float | None):
+        """A pattern's matches in `text`; a recognizer that knows where its matches can be narrows this."""
+        return rx.finditer(text, timeout=timeout)
+
     def _compiled_patterns(self):
         compiled = getattr(self, "_compiled", None)
         if compiled is None:
@@ -64,7 +68,7 @@ class LeanAnalyzeMixin:
             if gate is not None and not gate(text):
                 continue  # the pattern cannot match: a literal it needs is absent
             try:
-                for m in rx.finditer(text, timeout=timeout):
+                for m in self._finditer(rx, text, timeout):
                     start, end = m.span(VALUE_GROUP) if grouped else m.span()
                     if start == end:
                         continue

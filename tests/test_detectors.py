@@ -469,3 +469,37 @@ def test_every_trigger_fires_wherever_its_recognizer_finds_something():
                     silent.append((name, text[:80]))
     assert not silent, silent[:10]
     assert len(reached) >= len(RECOGNIZERS) - 2, set(RECOGNIZERS) - reached  # the texts reach nearly all
+
+
+def test_name_pattern_gates_never_hide_a_name(monkeypatch):
+    """The gazetteer's rarer patterns run only where a literal they need is present: the same names as always."""
+    import detectors.names as names
+
+    rec = names.NameGazetteerRecognizer()
+    texts = _trigger_texts() + [
+        "Hi Victor, your visit is confirmed", "Dear\u00a0Tomasz Wiśniewski,", "Thank you Maria", "Dr.\tOkafor",
+        "Mrs Smith called", "Prof. Nakamura", "my name is Dan", "MY NAME IS DAN", "thiſ is Dan", "I'M Oluwaseun Adeyemi",
+        "Ludwig van\u2003Beethoven", "Maria de la Cruz", "Ahmed bin Salem", "Pieter van der Berg", "call me Hilda"]
+    gated = [[(r.start, r.end) for r in rec.analyze(t, ["PERSON"])] for t in texts]
+    monkeypatch.setattr(names, "_GATES", {k: (lambda text, low: True) for k in names._GATES})
+    ungated = [[(r.start, r.end) for r in rec.analyze(t, ["PERSON"])] for t in texts]
+    assert gated == ungated
+    assert sum(map(len, gated)) > 100  # the texts hold names all four patterns find
+
+
+def test_email_windows_give_the_whole_text_matches():
+    """Searching around each `@` finds exactly what Presidio's pattern finds over the whole text."""
+    import random
+
+    import regex
+
+    from detectors.contact import OfflineEmailRecognizer
+
+    rec = OfflineEmailRecognizer()
+    (pattern, rx, _), = rec._compiled_patterns()
+    whole = regex.compile(pattern.regex, flags=rec.global_regex_flags)
+    rnd = random.Random(3)
+    alphabet = ["a", "b", "Z", "1", "_", ".", "-", "+", "@", "@", " ", "/", ":", "é", "%", "=", "'", "com", "io", "\n"]
+    texts = _TRIGGER_EDGE_TEXTS + ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 40))) for _ in range(5000)]
+    for text in texts:
+        assert [m.span() for m in rec._finditer(rx, text, None)] == [m.span() for m in whole.finditer(text)], text

@@ -224,13 +224,18 @@ def _phone_grouping(main: str) -> bool:
     """Digit groups as people print national numbers: after the trunk+area group, groups of 2-4 digits
     (`090-1234-5678`, `0 532 123 45 67`), or a bracketed area code (`0 (532) 1234567`). Timestamps
     (`081110 210146 28`), decimals (`0.36388028`) and column-aligned counters (`1702  2105`) are not."""
-    if "  " in main or regex.fullmatch(r"\d+\.\d+", main):
+    if "  " in main or _DECIMAL.fullmatch(main):
         return False
     if "(" in main:
         return True
     groups = [g for g in _GROUP_SPLIT.split(main) if g]
     return len(groups) >= 2 and all(2 <= len(g) <= 4 for g in groups[1:]) and len(groups[0]) <= 5
 _MAX_PHONE_CANDIDATES = 16
+# compiled once: a pattern given as a string is looked up in the module's cache at every call (2-5 us)
+_DECIMAL = regex.compile(r"\d+\.\d+")
+_EXTENSION = regex.compile(r"\s?(?:x|ext)")
+_EXTENSION_ANY_CASE = re.compile(r"(?i)\s?(?:x|ext)")
+_NOT_DIGIT = regex.compile(r"\D")
 
 
 class LogPhoneRecognizer(LocalRecognizer):
@@ -265,8 +270,8 @@ class LogPhoneRecognizer(LocalRecognizer):
             if i >= _MAX_PHONE_CANDIDATES:
                 break
             cand = m.group(0)
-            main = regex.split(r"\s?(?:x|ext)", cand)[0]
-            digits = sum(ch.isdigit() for ch in main)
+            main = _EXTENSION.split(cand, 1)[0]
+            digits = len(_NOT_DIGIT.sub("", main))
             if not 7 <= digits <= 15 or "  " in main:
                 continue
             if digits == 9 and SSN_LABEL_BEFORE.search(text, max(0, m.start() - 48), m.start()):
@@ -378,7 +383,7 @@ class NanpPhoneRecognizer(CasedPatternRecognizer):
     CONTEXT = PHONE_CONTEXT
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        main = re.split(r"(?i)\s?(?:x|ext)", pattern_text)[0]
+        main = _EXTENSION_ANY_CASE.split(pattern_text, 1)[0]
         digits = "".join(ch for ch in main if ch.isdigit())
         if len(digits) == 13 and digits.startswith("001"):
             digits = digits[3:]

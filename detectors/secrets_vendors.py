@@ -28,6 +28,7 @@ DATA_FILE = Path(__file__).parent / "data" / "secret_vendors.yaml"
 _LEFT = r"(?<![A-Za-z0-9_])"
 # `token ghp_…`, `githubToken = "ghp_…"`: a name that vouches for a token whose checksum fails
 _NAMED_BEFORE = re.compile(r"(?i:token|key|secret|pat|password)[\s\"'`:=]{1,6}$")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _RIGHT = r"(?![A-Za-z0-9_]|\.[A-Za-z0-9])"  # not inside a longer word, nor a file name (`x.ico-….png`)
 
 
@@ -91,7 +92,7 @@ def vendor_formats() -> tuple[tuple[PrefixedFormat, ...], tuple[KeyedFormat, ...
 
 
 def normalize_key(key: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", key.lower())
+    return _NOT_ALNUM.sub("", key.lower())
 
 
 def trigger_pattern() -> str:

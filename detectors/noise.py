@@ -72,6 +72,8 @@ _MAYBE_IDENTIFIER = re.compile(r"\+?\d{9,19}|\d{3}\.\d{2}\.\d{4}")
 def is_machine_value(value: str) -> bool:
     """True when a whole field value is an id, hash, number, version or timestamp."""
     stripped = value.strip()
+    if " " in stripped:
+        return False  # no machine shape holds a space; most free text is decided here
     return bool(_MACHINE_VALUE.fullmatch(stripped)) and not _MAYBE_IDENTIFIER.fullmatch(stripped)
 
 

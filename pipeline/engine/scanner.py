@@ -290,7 +290,9 @@ class ScanEngine:
             placed.append((ei, leaf.path, leaf.is_key, digest))
 
     def _allowed_value(self, value: str) -> bool:
-        return value.casefold() in self.allow_values or any(r.fullmatch(value) for r in self.allow_regexes)
+        if self.allow_values and value.casefold() in self.allow_values:
+            return True
+        return bool(self.allow_regexes) and any(r.fullmatch(value) for r in self.allow_regexes)
 
     def _allowed_path(self, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, p) for p in self.allow_paths)

@@ -127,7 +127,7 @@ def normalize_key(key: str | None) -> str:
     return norm
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see VALUE in core/model.py
 class Leaf:
     """One scannable value: its path, the key that holds it (None in lists), and its text."""
 

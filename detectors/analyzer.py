@@ -60,7 +60,7 @@ class ModelNotInstalled(RuntimeError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see VALUE in core/model.py
 class Task:
     """One text to analyze: the text, its normalized key, the raw key and the profile."""
 

@@ -53,7 +53,7 @@ class ScanResult:
     bad_events: list[int] = field(default_factory=list)  # for each of `bad`, the event's place in the batch
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see VALUE in core/model.py
 class Hit:
     """A finding of one leaf value, independent of the event: safe to cache (no raw value)."""
 

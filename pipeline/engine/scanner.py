@@ -186,17 +186,30 @@ class ScanEngine:
         position-derived ids repeats and is analyzed once. Returns column -> [(digest or None, piece)].
         """
         out = {}
+        fresh = {}
         for column, text in (("route", event.route), ("event_id", event.event_id), ("origin", event.origin),
                              ("project", event.project)):
-            if not text or is_machine_value(text):
+            if not text:
                 continue
-            if column == "route":
-                pieces = text.split("/")
-            else:
-                cut = _POSITION.search(text, max(0, len(text) - 40))  # bounded: the regex stays linear
-                pieces = [text[:cut.start()], text[cut.start():]] if cut else [text]
-            out[column] = [(self._submit(batch, "full", column, p) if p and not is_machine_value(p) else None, p)
-                           for p in pieces]
+            known = batch.labels.get((column, text))
+            if known is not None:  # the batch's events share files, projects and routes: pieces once a batch
+                if known:
+                    out[column] = known
+                continue
+            pieces_out = []
+            if not is_machine_value(text):
+                if column == "route":
+                    pieces = text.split("/")
+                else:
+                    cut = _POSITION.search(text, max(0, len(text) - 40))  # bounded: the regex stays linear
+                    pieces = [text[:cut.start()], text[cut.start():]] if cut else [text]
+                pieces_out = [(self._submit(batch, "full", column, p) if p and not is_machine_value(p) else None, p)
+                              for p in pieces]
+                out[column] = pieces_out
+            fresh[(column, text)] = pieces_out
+        # remembered once the whole event was submitted: an event that fails a limit is rolled back
+        # and leaves nothing here that points at views it no longer queues
+        batch.labels.update(fresh)
         return out
 
     def _safe_event(self, event: Event, labels: dict[str, list[tuple[bytes | None, str]]], batch: _Batch) -> Event:
@@ -310,6 +323,8 @@ class _Batch:
     fresh: dict[bytes, list[View]] = field(default_factory=dict)
     tasks: list[Task] = field(default_factory=list)
     owners: list[tuple[bytes, View]] = field(default_factory=list)
+    # (column, text) -> its pieces and their digests, for the batch's life only (it holds raw texts, as `fresh`)
+    labels: dict[tuple[str, str], list[tuple[bytes | None, str]]] = field(default_factory=dict)
 
     def analyzed(self) -> None:
         """The queued views have their hits: start a fresh queue (a second pass may follow)."""

@@ -252,11 +252,8 @@ class PresidioAnalyzer:
 
     @staticmethod
     def _digest(task: Task) -> bytes:
-        h = hashlib.blake2b(digest_size=16)
-        h.update(task.profile.encode())
-        h.update(b"\x00" + task.key.encode() + b"\x00")
-        h.update(task.text.encode("utf-8", "surrogatepass"))
-        return h.digest()
+        return hashlib.blake2b(f"{task.profile}\x00{task.key}\x00{task.text}".encode("utf-8", "surrogatepass"),
+                               digest_size=16).digest()
 
     def _remember(self, digest: bytes, result: tuple[Match, ...]) -> None:
         if self._cache_size <= 0:

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import regex
+
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
 from detectors.health import load_terms
@@ -25,12 +27,16 @@ _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
 _PARTICLES = r"(?:van\s+der|van\s+den|van\s+de|de\s+la|de\s+los|de\s+las|van|von|der|de|del|della|di|da|dos|das|du|" \
              r"le|la|bin|binti|bint|ibn|al|el|ben|ter|ten|zu|af|av)"
 # a greeting before a known first name, and the surname after it: `Hi Victor, ...`, `Dear Tomasz Wiśniewski,`
-_GREETED = re.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+({_WORD})"
-                      rf"(?:\s+((?:{_PARTICLES}\s+)?{_WORD}))?\b")
+# (there a name of any script follows: `Hi Étienne,`, `Dear 陽一`, `my name is Şendoğan Yılmaz`)
+_ANY_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'\u2019]\p{Lu}?[\p{Ll}\p{M}]+)?|[\p{Lo}\p{M}]+)"
+_GREETED = regex.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+({_ANY_WORD})"
+                         rf"(?:\s+((?:{_PARTICLES}\s+)?{_ANY_WORD}))?\b")
+# a name addressed: followed by a comma, `!` or the end (`Hi Adeolu, your visit...`), not `Hi Team members`
+_ADDRESSED = re.compile(r"\s*(?:[,!:]|$)")
 # a self-introduction names whoever follows, in the lists or not: `my name is Dan`, `I'm Oluwaseun Adeyemi`,
 # `this is Pieter van der Berg`
-_INTRODUCED = re.compile(rf"(?i:(?<![\w])(?:my\s+name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is))\s+"
-                         rf"({_WORD}(?:\s+(?-i:{_PARTICLES}\s+)?{_WORD})?)\b")
+_INTRODUCED = regex.compile(rf"(?i:(?<![\w])(?:my\s+name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is))\s+"
+                            rf"({_ANY_WORD}(?:\s+(?-i:{_PARTICLES}\s+)?{_ANY_WORD})?)\b")
 _WITH_PARTICLE = re.compile(rf"(?=(?<![\w])({_WORD})(?:\s+{_WORD})?\s+(?P<particle>{_PARTICLES})\s+({_WORD})\b)")
 # Literals each of the rarer patterns needs, tested before it runs: a pattern that starts with a
 # look-ahead is tried at every position of the text (25-60 us a log line each, and almost never a match).
@@ -66,7 +72,8 @@ _PERSON_AFTER = (r"(?:is|was|has|had|called|calls|asked|asks|said|says|wrote|wri
                  r"canceled|confirmed|\(patient\)|'s)")
 # Checked on the pairs the gazetteer's own pass finds: one anchored look at the word before a pair and the
 # characters after it (a scan for the context words everywhere cost as much as all the other name rules).
-_BEFORE_PAIR = re.compile(r"([A-Za-z]{1,12})\.?[,:]?\s{1,4}$")  # the word before: one anchored, bounded match
+# the word before (`with Jane`, `Regards, Jane`, a log's `patient=Jane`): one anchored, bounded match
+_BEFORE_PAIR = re.compile(r"([A-Za-z]{1,12})\.?(?:[,:]?\s{1,4}|[:=]\s{0,4})$")
 _AFTER_PAIR = re.compile(rf"\s{{0,4}}(?i:{_PERSON_AFTER})\b|'s\b")
 
 
@@ -107,6 +114,12 @@ def _person_word_before(text: str, start: int) -> bool:
     if not m or (m.start(1) == 0 and lo > 0 and text[lo - 1].isalpha()):
         return False  # no word, or one that runs on before the window
     return m.group(1).lower() in _PERSON_BEFORE
+
+
+def _unlisted_given(word: str) -> bool:
+    """A given name no list holds: a word of a script without case (`京助`, `داهي`), or a capitalised
+    word no dictionary knows (`Adeolu`, `Thabisile`)."""
+    return not word[:1].isupper() or _unknown_name_word(word)
 
 
 def _unknown_name_word(word: str) -> bool:
@@ -178,7 +191,11 @@ class NameGazetteerRecognizer(LocalRecognizer):
             if m.group(1) in last and m.group(1).lower() not in NOT_PEOPLE:
                 out.append(self._result(m.start(1), m.end(1), "surname after a title"))
         for m in greeted:
-            if known_first(m.group(1), first) and m.group(1).lower() not in NOT_PEOPLE:
+            given = m.group(1)
+            if given.lower() in NOT_PEOPLE:
+                continue
+            # a given name the lists know, or one they do not hold when the greeting addresses it
+            if known_first(given, first) or (_unlisted_given(given) and _ADDRESSED.match(text, m.end(2) if m.group(2) else m.end(1))):
                 end = m.end(2) if m.group(2) and _surname_ok(m.group(2), first, last) else m.end(1)
                 out.append(self._result(m.start(1), end, "first name after a greeting"))
         for m in with_particle:

@@ -87,19 +87,25 @@ NOT_NAME_KEYS = frozenset({
 })
 
 
+def _caseless(word: str) -> bool:
+    """A word of a script without capitals (Arabic, Hebrew, CJK, Thai...): its names cannot be capitalised."""
+    ch = word[:1]
+    return ch.isalpha() and not ch.isupper() and not ch.islower()
+
+
 def plausible_person(text: str, start: int, end: int, key_is_name: bool, key: str | None = None) -> bool:
     """Whether a PERSON span in `text` can be a person's name in telemetry."""
     if key and not key_is_name and "".join(ch for ch in key.lower() if ch.isalnum()) in NOT_NAME_KEYS:
         return False
     span = text[start:end].strip()
-    if len(span) < 3 or _CODEY.search(span):
+    if len(span) < (2 if _caseless(span) else 3) or _CODEY.search(span):  # `京助`, `김민`: two characters
         return False
     words = span.split()
     if any(w.lower().strip(".,'") in NOT_PEOPLE for w in words):
         return False
     if len(words) > 1 and words[-1].lower().strip(".,") in STREET_WORDS:
         return False
-    if span.isupper() or not all(w[:1].isupper() or w.lower() in NAME_PARTICLES for w in words):
+    if span.isupper() or not all(w[:1].isupper() or _caseless(w) or w.lower() in NAME_PARTICLES for w in words):
         return False
     if key_is_name:
         return True

@@ -422,6 +422,8 @@ _TRIGGER_EDGE_TEXTS = [
     "XKH366186631", "member id XKH366186631", "card 4111111111111111", "4111-1111-1111-1111", "mrn:00123456",
     "MRN-0012345", "dob:03/12/1984", "born on March 12, 1984", "2001:db8::1", "::ffff:10.0.0.1", "10.0.0.1",
     "a@b.co", "x.y+z@mail.example.org", "1 Main St, Springfield, IL 62701", "PSC 1234, Box 5678, APO AE 09012",
+    "Hi 京助, your visit", "Hi Étienne Poulain, your visit", "My name is Şendoğan Yılmaz", "I am 和也 藤井",
+    "Dear داهي مذحج,", "Thanks Adeolu!", "this is Ömer",
 ]
 
 
@@ -503,3 +505,31 @@ def test_email_windows_give_the_whole_text_matches():
     texts = _TRIGGER_EDGE_TEXTS + ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 40))) for _ in range(5000)]
     for text in texts:
         assert [m.span() for m in rec._finditer(rx, text, None)] == [m.span() for m in whole.finditer(text)], text
+
+
+@pytest.mark.parametrize("text, key, name", [
+    ("عماد العفيفي", "patient_name", "عماد العفيفي"),
+    ("陽一", "firstName", "陽一"),
+    ("van der Leek", "lastName", "van der Leek"),
+    ("Emily Ó Bric", "patientName", "Emily Ó Bric"),
+    ("Nguyễn", "last_name", "Nguyễn"),
+    ("Şendoğan Çamurcuoğlu", "fullName", "Şendoğan Çamurcuoğlu"),
+    ("Hi Adeolu, your appointment is confirmed for Tuesday", "message", "Adeolu"),
+    ("Hi 京助, your appointment is confirmed", "message", "京助"),
+    ("My name is Étienne Poulain and I need a refill", "message", "Étienne Poulain"),
+    ("I am 和也 藤井, calling about my refill", "message", "和也 藤井"),
+    ("INFO intake saved patient=Thabisile Gumede visit=telehealth", "message", "Thabisile Gumede"),
+])
+def test_names_of_every_script_and_unlisted_given_names(engine, text, key, name):
+    """Names the census lists do not hold, or that no capital marks: under a name key, after a greeting
+    that addresses them, after a self-introduction, or after `patient=` in a log line."""
+    spans = [v for t, v in found(engine, text, key) if t == "PERSON"]
+    assert name in spans, spans
+
+
+@pytest.mark.parametrize("text", [
+    "Hi Team, the build is green", "Hello Kubernetes! cluster ready", "Dear Customer, your order shipped",
+    "Hi there, thanks", "Hello World", "Hi Admin, 3 jobs failed",
+])
+def test_greetings_to_things_are_no_names(engine, text):
+    assert not [v for t, v in found(engine, text, "message") if t == "PERSON"]

@@ -533,3 +533,32 @@ def test_names_of_every_script_and_unlisted_given_names(engine, text, key, name)
 ])
 def test_greetings_to_things_are_no_names(engine, text):
     assert not [v for t, v in found(engine, text, "message") if t == "PERSON"]
+
+
+def test_labelled_patterns_report_what_their_look_behind_form_did():
+    """`labelled` (forward from the label, value as a group) gives the spans `(?<=label sep)value` gave."""
+    import random
+
+    import regex
+
+    from detectors.base import LABEL_SEP, VALUE_GROUP, labelled
+    from detectors.contact import _SSN_LABEL
+    from detectors.healthcare import DATE_VALUE
+
+    cases = [
+        (r"mrn|medical[\s_-]*record(?:[\s_-]*(?:number|num|no\.?|#|id))?",
+         r"(?=[A-Z0-9-]*\d{4})[A-Z]{0,4}-?\d{4,12}(?:-\d{1,4})?\b", 0),
+        (_SSN_LABEL, r"\d{3}[- .]?\d{2}[- .]?\d{4}\b", 0),
+        (r"dob|date[\s_-]*of[\s_-]*birth|born(?:\s+on)?", DATE_VALUE + r"\b", 0),
+        (r"icd(?:-?10)?(?:-?cm)?|dx", r"[A-TV-Z][0-9][0-9AB](?:\.?[0-9A-TV-Z]{1,4})?\b", 1),
+    ]
+    pieces = ["mrn", "MRN", "ssn", "ssn is", "dob", "born on", "dx", "icd-10", " ", ":", "#", "=", '"', "-", "--",
+              "0012", "3456", "78", "078-05-1121", "1984-03-12", "03/12/1984", "AB", "E11.9", "x", "\n"]
+    rnd = random.Random(9)
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 12))) for _ in range(4000)]
+    for label, value, least in cases:
+        forward = regex.compile(labelled(label, value, least=least), flags=regex.M | regex.S)
+        behind = regex.compile(rf"(?i:(?<=\b(?:{label}){LABEL_SEP}{{{least},4}}))" + value, flags=regex.M | regex.S)
+        for text in texts:
+            assert [m.span(VALUE_GROUP) for m in forward.finditer(text)] == [m.span() for m in behind.finditer(text)], \
+                (label[:20], text)

@@ -353,16 +353,17 @@ def test_pattern_gates_never_hide_a_match():
     """A pattern's gate (a literal it needs) passes wherever the pattern matches."""
     import regex
 
-    from detectors.contact import LeanIpRecognizer
+    from detectors.contact import LeanIpRecognizer, LeanSsnRecognizer, NanpPhoneRecognizer
     from detectors.healthcare import StreetAddressRecognizer
 
     texts = [c[0] for c in TRUE_CASES + GENERALIZED_CASES + MORE_CASES] + [
         "Flat 3, 14 Kings Road, London SW3 4UD", "Unit 7 22 Main Street", "ul. Marszałkowska 10,\n00-950 Warszawa",
         "25 Rue de Rivoli,\t75001 Paris", "Hauptstraße 5, D-10115 Berlin", "Av. Paulista 1578, 01310-200 São Paulo",
         "2001:db8::8a2e:370:7334", "::ffff:192.0.2.128", "64:ff9b::192.0.2.33", "::", "fe80::1%eth0", "::1",
-        "10.0.0.1/8", "1:2:3:4:5:6:7:8", "client=[2001:db8:85a3:0:0:8a2e:370:7334]:443"]
+        "10.0.0.1/8", "1:2:3:4:5:6:7:8", "client=[2001:db8:85a3:0:0:8a2e:370:7334]:443",
+        "ssn 078051121", "07805-1121", "078-051121", "call 5558675309", "+15558675309 ext 4", "SSN:078051121."]
     checked = 0
-    for rec in (StreetAddressRecognizer(), LeanIpRecognizer()):
+    for rec in (StreetAddressRecognizer(), LeanIpRecognizer(), LeanSsnRecognizer(), NanpPhoneRecognizer()):
         for pattern in rec.patterns:
             gate = rec.PATTERN_GATES.get(pattern.name)
             if gate is None:

@@ -80,6 +80,7 @@ class NpiRecognizer(CasedPatternRecognizer):
     CONTEXT = ["npi", "provider", "prescriber", "physician", "clinician"]
 
     ENTITY = "US_NPI"
+    PATTERN_GATES = {"npi grouped (checksum only)": re.compile(r"\d{4}[- ]\d{3}[- ]\d{3}").search}
 
     def validate_result(self, pattern_text: str) -> bool | None:
         # None keeps the pattern's score: a label vouches (0.85), a bare Luhn pass says only so much (0.55)
@@ -175,6 +176,8 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
         "international street address after an abbreviation": lambda t: "." in t and _ABBREV_GATE.search(t) is not None,
         "international number-first address": lambda t: _POSTCODE_GATE.search(t) is not None,
         "international street address": lambda t: _POSTCODE_GATE.search(t) is not None,
+        "military address": lambda t: "PO" in t,  # APO, FPO, DPO
+        "po box": lambda t: "Box" in t,
     }
     CONTEXT = ["address", "street", "home", "lives", "live", "ship", "mailing", "residence", "direccion", "dirección",
                "adresse", "adres", "adress", "adresa", "anschrift", "indirizzo", "endereco", "endereço", "domicilio",

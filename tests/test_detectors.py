@@ -354,16 +354,19 @@ def test_pattern_gates_never_hide_a_match():
     import regex
 
     from detectors.contact import LeanIpRecognizer, LeanSsnRecognizer, NanpPhoneRecognizer
-    from detectors.healthcare import StreetAddressRecognizer
+    from detectors.healthcare import NpiRecognizer, StreetAddressRecognizer
 
     texts = [c[0] for c in TRUE_CASES + GENERALIZED_CASES + MORE_CASES] + [
         "Flat 3, 14 Kings Road, London SW3 4UD", "Unit 7 22 Main Street", "ul. Marszałkowska 10,\n00-950 Warszawa",
         "25 Rue de Rivoli,\t75001 Paris", "Hauptstraße 5, D-10115 Berlin", "Av. Paulista 1578, 01310-200 São Paulo",
         "2001:db8::8a2e:370:7334", "::ffff:192.0.2.128", "64:ff9b::192.0.2.33", "::", "fe80::1%eth0", "::1",
         "10.0.0.1/8", "1:2:3:4:5:6:7:8", "client=[2001:db8:85a3:0:0:8a2e:370:7334]:443",
-        "ssn 078051121", "07805-1121", "078-051121", "call 5558675309", "+15558675309 ext 4", "SSN:078051121."]
+        "ssn 078051121", "07805-1121", "078-051121", "call 5558675309", "+15558675309 ext 4", "SSN:078051121.",
+        "PSC 1234, Box 5678, APO AE 09012", "Unit 4321 Box 12, DPO AP 96522", "P.O. Box 12, Springfield, IL 62701",
+        "PO Box 7", "npi 1234-567-893", "1234 567 893"]
     checked = 0
-    for rec in (StreetAddressRecognizer(), LeanIpRecognizer(), LeanSsnRecognizer(), NanpPhoneRecognizer()):
+    for rec in (StreetAddressRecognizer(), LeanIpRecognizer(), LeanSsnRecognizer(), NanpPhoneRecognizer(),
+                NpiRecognizer()):
         for pattern in rec.patterns:
             gate = rec.PATTERN_GATES.get(pattern.name)
             if gate is None:

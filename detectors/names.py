@@ -19,7 +19,8 @@ from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerRe
 from detectors.health import load_terms
 from detectors.noise import NOT_PEOPLE, STREET_WORDS, is_common_word
 
-_WORD = r"[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
+# a capitalised name word; Gaelic and Italian prefixes carry a second capital (`McKay`, `MacDonald`, `O'Brien`)
+_WORD = r"(?:Mc|Mac|O'|O\u2019|D'|D\u2019)?[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
 # a lookahead, so that every capitalised word is tried as a first name: `Patient Jane Doe`
 _FULL = re.compile(rf"(?=\b({_WORD})(?:\s+[A-Z]\.)?\s+({_WORD})(?:\s+({_WORD}))?\b)")
 _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")

@@ -523,6 +523,9 @@ def test_email_windows_give_the_whole_text_matches():
     ("My name is Étienne Poulain and I need a refill", "message", "Étienne Poulain"),
     ("I am 和也 藤井, calling about my refill", "message", "和也 藤井"),
     ("INFO intake saved patient=Thabisile Gumede visit=telehealth", "message", "Thabisile Gumede"),
+    ("appointment for Michelle McKay today", "message", "Michelle McKay"),
+    ("Sean O'Brien booked a follow-up", "message", "Sean O'Brien"),
+    ("patient Angus MacDonald arrived", "message", "Angus MacDonald"),
 ])
 def test_names_of_every_script_and_unlisted_given_names(engine, text, key, name):
     """Names the census lists do not hold, or that no capital marks: under a name key, after a greeting

@@ -61,7 +61,8 @@ STREET_WORDS = frozenset(
 )
 _HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt|hi|hello|hey|dear|thanks"
                         r"|name\s+is|i\s+am|i'm|call\s+me|this\s+is)\.?[\s:=\"',]*$")
-_CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|[a-z][A-Z]|\.[a-z]")
+# code-like: path and markup characters, digits, camelCase (`getUser`; not the second capital of `McKay`, `MacDonald`)
+_CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|(?<!\bM)(?<!\bMa)[a-z][A-Z]|\.[a-z]")
 
 
 # Whole values that look machine-made but may be checksummed identifiers (cards, NPIs, phones) or an

@@ -112,3 +112,23 @@ def test_a_route_repeated_in_a_batch_is_templated_in_every_event_even_after_a_ro
     routes = {f.event_id: f.route for f in result.findings}
     assert set(routes) == {"e1", "e2", "e3", "e4", "e5"}
     assert all("@" not in r and "[EMAIL_ADDRESS]" in r for r in routes.values()), routes
+
+
+def test_short_positions_are_left_unscanned_only_where_no_detector_could_match():
+    """An origin's position (`:1204`, `/0/88123`) is not analyzed when no digit run passes six: checked here
+    against the whole analyzer on many such positions; a longer run (a card number in a file name) is still scanned."""
+    import random
+
+    from detectors.analyzer import Task
+    from pipeline.engine.scanner import _SHORT_POSITION
+
+    engine = ScanEngine(Config(), Fingerprinter(KEY))
+    rnd = random.Random(2)
+    positions = ["".join(rnd.choice([":", "/", "#", "#item", "["]) + str(rnd.randint(0, 999_999)) + rnd.choice(["", "]"])
+                         for _ in range(rnd.randint(1, 8))) for _ in range(3000)]
+    positions = [p for p in positions if _SHORT_POSITION.fullmatch(p)]
+    assert len(positions) > 2000
+    for profile in ("full", "machine"):
+        assert not any(engine.analyzer.analyze([Task(p, "origin", "origin", profile) for p in positions])), profile
+    result = engine.scan([Event("vercel", "e1", "/exports/4111111111111111:3", {"message": "patient mrn 00000001"})])
+    assert result.findings and all("4111111111111111" not in f.origin for f in result.findings)

@@ -36,6 +36,9 @@ from pipeline.engine.templates import key_text, templated_path, template
 from pipeline.engine.views import View, expand
 
 _POSITION = re.compile(r"(?:(?:[:#/]|#item|\[)\d+\]?)+$")
+# a position cut off an origin with no digit run longer than six (`:1204`, `/0/88123`, `#item3`): no detector
+# can match it (phones need seven digits, IPv6 a `::` or eight groups), and it is new in every event
+_SHORT_POSITION = re.compile(r"(?:(?:[:#/]|#item|\[)\d{1,6}\]?)+")
 
 
 def finding_id(source: str, event_id: str, field_path: str, start: int, end: int, entity_type: str) -> str:
@@ -203,7 +206,8 @@ class ScanEngine:
                 else:
                     cut = _POSITION.search(text, max(0, len(text) - 40))  # bounded: the regex stays linear
                     pieces = [text[:cut.start()], text[cut.start():]] if cut else [text]
-                pieces_out = [(self._submit(batch, "full", column, p) if p and not is_machine_value(p) else None, p)
+                pieces_out = [(self._submit(batch, "full", column, p)
+                               if p and not is_machine_value(p) and not _SHORT_POSITION.fullmatch(p) else None, p)
                               for p in pieces]
                 out[column] = pieces_out
             fresh[(column, text)] = pieces_out

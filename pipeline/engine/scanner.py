@@ -101,6 +101,8 @@ class ScanEngine:
             key_hints=self.key_hints, cache_size=det.cache_size, extra=deny_recognizers(det.deny),
             ip_policy=det.ip_policy)
         self.deny_paths = [(p, rule.entity) for rule in det.deny for p in rule.field_paths]
+        # a user's deny values and patterns may match anything: with them, every position is analyzed
+        self._short_positions_unscanned = not any(rule.values or rule.regexes for rule in det.deny)
         self.selectors = SelectorIndex(det.selectors)
         self.numeric_keys = frozenset(normalize_key(k) for k in det.numeric_keys)
         self.allow_values = frozenset(v.casefold() for v in det.allow.values)
@@ -207,7 +209,7 @@ class ScanEngine:
                     cut = _POSITION.search(text, max(0, len(text) - 40))  # bounded: the regex stays linear
                     pieces = [text[:cut.start()], text[cut.start():]] if cut else [text]
                 pieces_out = [(self._submit(batch, "full", column, p)
-                               if p and not is_machine_value(p) and not _SHORT_POSITION.fullmatch(p) else None, p)
+                               if p and not is_machine_value(p) and not self._short_position(p) else None, p)
                               for p in pieces]
                 out[column] = pieces_out
             fresh[(column, text)] = pieces_out
@@ -215,6 +217,9 @@ class ScanEngine:
         # and leaves nothing here that points at views it no longer queues
         batch.labels.update(fresh)
         return out
+
+    def _short_position(self, piece: str) -> bool:
+        return self._short_positions_unscanned and _SHORT_POSITION.fullmatch(piece) is not None
 
     def _safe_event(self, event: Event, labels: dict[str, list[tuple[bytes | None, str]]], batch: _Batch) -> Event:
         """The event with every descriptive column that held a finding templated (event ids: keyed hash)."""

@@ -172,9 +172,10 @@ _NATIONAL_REGIONS = (
     "FI", "PL", "GR", "TR", "IL", "JP", "KR", "CN", "PH", "ID", "TH", "VN", "MY", "SG", "NZ", "ZA", "NG", "KE",
     "EG", "BR", "AR", "MX", "CO", "PK", "BD", "SA", "AE", "UA", "RU",
 )
-# a run of 7-15 digits with the usual separators, optionally `+`/`00` led and with an extension
+# a run of 7-15 digits with the usual separators, optionally `+`/`00` led and with an extension; never the
+# date and hour of a timestamp (`2017-04-28 00:00:00`, `Jun 04 2011 21:59:52`: a time follows the digits)
 _PHONE_CANDIDATE = regex.compile(
-    r"(?<![\w+.\-/@])(?<!\d:)\+?\(?\d[\d\s().-]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w/@-])(?!\.\d)")
+    r"(?<![\w+.\-/@])(?<!\d:)\+?\(?\d[\d\s().-]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w/@-])(?![.:]\d)")
 # 3-2-4 groups are SSNs (`078-05-1120`), 2-2-4 and 4-2-2 groups dates: no country prints phones so
 _SSN_OR_DATE = regex.compile(r"\d{3}([-. ])\d{2}\1\d{4}|\d{1,2}([-./])\d{1,2}\2\d{2,4}|\d{4}([-./])\d{1,2}\3\d{1,2}")
 # the phone words that open the region search (the registry's trigger holds each of them): `text` only as a
@@ -335,7 +336,7 @@ class NanpPhoneRecognizer(CasedPatternRecognizer):
     ENTITY = "PHONE_NUMBER"
     _PREFIX = r"(?:(?:\+?1|001)[\s.-]?)?"
     _EXT = r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?"
-    _END = r"(?![\w/-])(?!\.\d)"
+    _END = r"(?![\w/-])(?![.:]\d)"  # not the date and hour of a timestamp: `2017-04-28 00:00:00`
     PATTERNS = [
         Pattern("nanp parenthesised", r"(?<![\w+.-])" + _PREFIX + r"\(\d{3}\)[\s.-]?\d{3}[\s.-]?\d{4}" + _EXT + _END, 0.6),
         Pattern("nanp separated", r"(?<![\w+./-])(?:(?:\+?1|001)[\s.-])?\d{3}([-.])\d{3}\1\d{4}" + _EXT + _END, 0.55),

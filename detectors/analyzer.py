@@ -29,10 +29,12 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors.context import ContextSettings, enhance_using_context
 from detectors.entities import PRESIDIO_TO_CANONICAL
+from detectors.healthcare import BARE_CHECKSUM_SCORE
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
 from detectors.names import name_sets
-from detectors.noise import NOT_PEOPLE, STREET_WORDS, plausible_card, plausible_ip, plausible_person, plausible_phone
+from detectors.noise import (NOT_PEOPLE, STREET_WORDS, among_number_fields, plausible_card, plausible_ip,
+                            plausible_person, plausible_phone)
 from detectors.prefilter import TriggerSet
 from detectors.registry import MACHINE_RECOGNIZERS, NER_RECOGNIZER, TRIGGERS, build_recognizers, ner_recognizer
 from detectors.tokens import TokenArtifacts, artifacts as make_artifacts, text_artifacts
@@ -236,6 +238,9 @@ class PresidioAnalyzer:
         window, start, end = text[lo:r.end + NOISE_WINDOW], r.start - lo, r.end - lo
         if entity == "PERSON" and not plausible_person(window, start, end, key_is_name, raw_key):
             return False
+        if (entity in _CHECKSUM_ONLY and r.score <= BARE_CHECKSUM_SCORE and not key_is_name
+                and among_number_fields(window, start, end)):
+            return False  # a checksum alone, no label or context word, in a row of numeric fields
         return _plausible(entity, window, start, end, raw_key, self.ip_public_only)
 
     @staticmethod
@@ -390,6 +395,10 @@ def _joined(docs: list[Doc]) -> Doc:
 def _known_non_name(word: str) -> bool:
     low = word.lower()
     return low in NOT_PEOPLE or low in STREET_WORDS or (low.endswith("s") and low[:-1] in NOT_PEOPLE)
+
+
+# identifiers that a checksum alone can report (at BARE_CHECKSUM_SCORE, with no label or context word)
+_CHECKSUM_ONLY = frozenset({"CREDIT_CARD", "US_NPI", "US_DEA"})
 
 
 def _plausible(entity: str, text: str, start: int, end: int, key: str | None = None,

@@ -55,8 +55,9 @@ class DeaNumberRecognizer(CasedPatternRecognizer):
     PATTERNS = [
         Pattern("dea labelled", r"(?i:(?<=\bdea(?:[\s_-]*(?:number|no\.?|#|registration))?" + _SEP + r"))"
                                 r"[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.85),
-        # without a label, only the checksum vouches for it: BARE_CHECKSUM_SCORE when it passes
-        Pattern("dea bare (checksum only)", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", BARE_CHECKSUM_SCORE),
+        # without a label, only the checksum vouches for it: BARE_CHECKSUM_SCORE when it passes; never a
+        # Microsoft knowledge-base article (`KB4466404`, in every Windows update and SQL Server log)
+        Pattern("dea bare (checksum only)", r"\b(?!KB)[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", BARE_CHECKSUM_SCORE),
     ]
     CONTEXT = ["dea", "prescriber", "registration", "controlled", "prescription"]
 

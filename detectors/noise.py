@@ -238,3 +238,33 @@ def plausible_card(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
     return not (before.isalnum() or before in "_-" or after.isalnum() or after == "_")
+
+
+# A token of machine fields: a number, a time, a date, a version or a hex word (`1`, `14.0.3048.4`, `0x1d`,
+# `12:04`). Punctuation-only tokens (`-`, `(`, `|`) are stepped over.
+_FIELD_TOKEN = re.compile(r"[(\[{<\"']*(?:0x[0-9a-f]+|\d[\d.:,/_-]*)[)\]}>\"',;:]*", re.I)
+_PUNCT_ONLY = re.compile(r"[^\w]+")
+
+
+def _neighbour_tokens(text: str, start: int, end: int) -> tuple[str, str]:
+    """The whitespace-delimited tokens before `start` and after `end`, stepping over punctuation-only ones;
+    bounded: at most two tokens on each side are looked at."""
+    before = text[:start].split()[-3:]
+    after = text[end:].split()[:3]
+    prev = next((t for t in reversed(before) if not _PUNCT_ONLY.fullmatch(t)), "")
+    nxt = next((t for t in after if not _PUNCT_ONLY.fullmatch(t)), "")
+    return prev, nxt
+
+
+def among_number_fields(text: str, start: int, end: int) -> bool:
+    """A number standing in a row of numeric fields: the token before or after it is a number too.
+
+    A checksum alone vouches for a bare card, NPI or DEA number one time in ten: in machine text, where
+    epochs, counters and sizes stand side by side (`start 1131746400 1 clusterAddMember`,
+    `Fan speeds ( 3552 3534 3375 4354 3515 3479 )`), one of them passes by chance. A printed value stands
+    by itself or among words (`console.log(value)`, `charged 4111 1111 1111 1111 today`).
+    """
+    if start > 0 and not text[start - 1].isspace() and text[start - 1] not in "([{\"'=:,":
+        return False  # glued to what precedes: not a field of its own (the recognizers' own rules decide)
+    prev, nxt = _neighbour_tokens(text, start, end)
+    return bool((prev and _FIELD_TOKEN.fullmatch(prev)) or (nxt and _FIELD_TOKEN.fullmatch(nxt)))

@@ -314,9 +314,26 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     # a timestamp's date and hour are no phone, whatever phone word the line holds (`call`)
     ("call purge_stats(1, '2019-03-11 00:00:00');", None),
     ("Mar 09 2014 07:41:33 FW-EDGE2 : %FW-6-302021: Teardown call for faddr outside/0", None),
+    # a checksum alone, in a row of numeric fields, is chance: an epoch as an NPI, counters as a card
+    ("20311 node-41 action start 1131746400 1 clusterAddMember (command 2201)", None),
+    ("7781 node-12 node psu 1131746700 1 Fan speeds ( 3552 3534 3375 4354 3515 3479 )", None),
+    ("Server Microsoft SQL Server 2019 (RTM-CU4) (KB4466404) - 15.0.4033.1 (X64)", None),  # a KB article
+    ("Installing security update KB4466404 for Windows", None),
 ], ids=lambda v: str(v)[:30])
 def test_leaves_machine_text_alone(engine, text, key):
     assert not found(engine, text, key)
+
+
+@pytest.mark.parametrize("text,entity", [
+    ("charged 4111 1111 1111 1111 today", "CREDIT_CARD"),  # a printed value among words stays a bare finding
+    ("provider 1245319599", "US_NPI"),
+    ("1245319599", "US_NPI"),
+    ("prescriber AB1234563 signed", "US_DEA"),
+    ("NPI 1245319599 9 refills", "US_NPI"),  # a label vouches, numbers beside it or not
+    ("card 4111111111111111 12 27", "CREDIT_CARD"),
+])
+def test_checksummed_numbers_outside_numeric_rows_are_kept(engine, text, entity):
+    assert entity in {e for e, _ in found(engine, text)}
 
 
 def test_bare_checksummed_numbers_say_so_in_their_score(engine):

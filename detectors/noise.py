@@ -244,11 +244,14 @@ def plausible_card(text: str, start: int, end: int) -> bool:
 # `12:04`). Punctuation-only tokens (`-`, `(`, `|`) are stepped over.
 _FIELD_TOKEN = re.compile(r"[(\[{<\"']*(?:0x[0-9a-f]+|\d[\d.:,/_-]*)[)\]}>\"',;:]*", re.I)
 _PUNCT_ONLY = re.compile(r"[^\w]+")
+# a number as long as a card or an account number, printed with spaces or dashes at most: a value of its own
+# (a list of test cards), not a field beside one
+_LONG_NUMBER = re.compile(r"\d(?:[ -]?\d){11,18}")
 
 
 def _neighbour_tokens(text: str, start: int, end: int) -> tuple[str, str]:
     """The whitespace-delimited tokens before `start` and after `end`, stepping over punctuation-only ones;
-    bounded: at most two tokens on each side are looked at."""
+    bounded: at most three tokens on each side are looked at."""
     before = text[:start].split()[-3:]
     after = text[end:].split()[:3]
     prev = next((t for t in reversed(before) if not _PUNCT_ONLY.fullmatch(t)), "")
@@ -256,15 +259,35 @@ def _neighbour_tokens(text: str, start: int, end: int) -> tuple[str, str]:
     return prev, nxt
 
 
+def _is_field(token: str) -> bool:
+    return bool(token) and bool(_FIELD_TOKEN.fullmatch(token)) and not _LONG_NUMBER.fullmatch(token.strip("()[]{}<>\"',;:"))
+
+
+# another short group of digits right after or before a grouped number, with its separator (`^` only at the
+# text's real start: a window's first character may be inside a token)
+_GROUP_AFTER = {sep: re.compile(re.escape(sep) + r"\d{1,6}(?![\w-])") for sep in " -"}
+_GROUP_BEFORE = {sep: re.compile(r"(?:^|\s)\d{1,6}" + re.escape(sep) + r"\Z") for sep in " -"}
+
+
 def among_number_fields(text: str, start: int, end: int) -> bool:
-    """A number standing in a row of numeric fields: the token before or after it is a number too.
+    """A number standing in a row of numeric fields.
 
     A checksum alone vouches for a bare card, NPI or DEA number one time in ten: in machine text, where
     epochs, counters and sizes stand side by side (`start 1131746400 1 clusterAddMember`,
     `Fan speeds ( 3552 3534 3375 4354 3515 3479 )`), one of them passes by chance. A printed value stands
     by itself or among words (`console.log(value)`, `charged 4111 1111 1111 1111 today`).
+    - a grouped number (`3552 3534 3375 4354`) is a window of a longer row when another short group of
+      digits follows or precedes it with the same separator;
+    - an unseparated one (`1131746400`) is a field when the token before or after it is a number too
+      (a time, a count, a version), but not another card-length number (a list of values).
     """
+    value = text[start:end]
+    seps = {ch for ch in value if ch in " -"}
+    if len(seps) == 1:
+        sep = seps.pop()
+        after, before = _GROUP_AFTER[sep], _GROUP_BEFORE[sep]
+        return bool(after.match(text, end, end + 9) or before.search(text, max(0, start - 8), start))
     if start > 0 and not text[start - 1].isspace() and text[start - 1] not in "([{\"'=:,":
         return False  # glued to what precedes: not a field of its own (the recognizers' own rules decide)
     prev, nxt = _neighbour_tokens(text, start, end)
-    return bool((prev and _FIELD_TOKEN.fullmatch(prev)) or (nxt and _FIELD_TOKEN.fullmatch(nxt)))
+    return _is_field(prev) or _is_field(nxt)

@@ -336,6 +336,11 @@ def test_checksummed_numbers_outside_numeric_rows_are_kept(engine, text, entity)
     assert entity in {e for e, _ in found(engine, text)}
 
 
+def test_a_list_of_printed_cards_is_no_row_of_fields(engine):
+    text = "5105105105105100 5105-1051-0510-5100 5105 1051 0510 5100"
+    assert {v for e, v in found(engine, text) if e == "CREDIT_CARD"} == set(text.split(" ", 2)[:2]) | {text[37:]}
+
+
 def test_bare_checksummed_numbers_say_so_in_their_score(engine):
     from detectors.healthcare import BARE_CHECKSUM_SCORE
 

@@ -33,8 +33,8 @@ from detectors.healthcare import BARE_CHECKSUM_SCORE
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
 from detectors.names import name_sets
-from detectors.noise import (NOT_PEOPLE, STREET_WORDS, among_number_fields, plausible_card, plausible_ip,
-                            plausible_person, plausible_phone)
+from detectors.noise import (NOT_PEOPLE, STREET_WORDS, among_number_fields, inline_key, is_id_key, plausible_card,
+                            plausible_ip, plausible_person, plausible_phone)
 from detectors.prefilter import TriggerSet
 from detectors.registry import MACHINE_RECOGNIZERS, NER_RECOGNIZER, TRIGGERS, build_recognizers, ner_recognizer
 from detectors.tokens import TokenArtifacts, artifacts as make_artifacts, text_artifacts
@@ -239,8 +239,9 @@ class PresidioAnalyzer:
         if entity == "PERSON" and not plausible_person(window, start, end, key_is_name, raw_key):
             return False
         if (entity in _CHECKSUM_ONLY and r.score <= BARE_CHECKSUM_SCORE and not key_is_name
-                and among_number_fields(window, start, end)):
-            return False  # a checksum alone, no label or context word, in a row of numeric fields
+                and ((raw_key and is_id_key(raw_key)) or is_id_key(inline_key(window, start))
+                     or among_number_fields(window, start, end))):
+            return False  # a checksum alone, no label or context word: a record's id, or in a row of fields
         return _plausible(entity, window, start, end, raw_key, self.ip_public_only)
 
     @staticmethod
@@ -406,7 +407,7 @@ def _plausible(entity: str, text: str, start: int, end: int, key: str | None = N
     if entity == "IP_ADDRESS":
         return plausible_ip(text, start, end, key, ip_public_only)
     if entity == "PHONE_NUMBER":
-        return plausible_phone(text, start, end)
+        return plausible_phone(text, start, end, key)
     if entity == "CREDIT_CARD":
         return plausible_card(text, start, end)
     return True

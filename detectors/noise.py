@@ -227,10 +227,35 @@ def _token_around(text: str, start: int, end: int) -> str:
     return text[start:end]
 
 
-def plausible_phone(text: str, start: int, end: int) -> bool:
-    """Not an IP address written with dashes inside a host name (`195-154-37-122.rev.example.eu`)."""
+def plausible_phone(text: str, start: int, end: int, key: str | None = None) -> bool:
+    """Not an IP address written with dashes inside a host name (`195-154-37-122.rev.example.eu`), nor the
+    digits of an identifier under an id-named key (`logid="0102043014"`)."""
+    if text[start:end].isdigit() and ((key and is_id_key(key)) or is_id_key(inline_key(text, start))):
+        return False
     token = _token_around(text, start, end)
     return not (_IP_LIKE.search(token) and any(ch.isalpha() for ch in token))
+
+
+_INLINE_KEY = re.compile(r"([A-Za-z_][\w.-]{0,40})[\"']?\s{0,2}[=:]\s{0,2}[\"']?\Z")
+
+
+def inline_key(text: str, start: int) -> str:
+    """The key written just before a value in the text itself (`logid="`, `"eventId": `, `sn=`), or ''."""
+    m = _INLINE_KEY.search(text, max(0, start - 48), start)
+    return m.group(1) if m else ""
+
+
+# words that make an `...id` key a phone's (`callerid`, `phone_id`)
+_PHONE_KEY_WORDS = ("phone", "caller", "mobile", "cell", "tel", "fax", "sms", "msisdn", "contact")
+
+
+def is_id_key(key: str) -> bool:
+    """A key that names an identifier (`logid`, `devid`, `session_id`, `eventId`, `uuid`, `serial`): its
+    digits are a record's number, whatever they look like, unless the key is a phone's (`callerid`)."""
+    k = "".join(ch for ch in key.lower() if ch.isalnum())
+    if not k or any(w in k for w in _PHONE_KEY_WORDS):
+        return False
+    return k.endswith(("id", "uuid", "guid")) or k in ("sn", "serial", "serialnumber", "seq", "sequence")
 
 
 def plausible_card(text: str, start: int, end: int) -> bool:

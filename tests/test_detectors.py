@@ -319,6 +319,9 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("7781 node-12 node psu 1131746700 1 Fan speeds ( 3552 3534 3375 4354 3515 3479 )", None),
     ("Server Microsoft SQL Server 2019 (RTM-CU4) (KB4466404) - 15.0.4033.1 (X64)", None),  # a KB article
     ("Installing security update KB4466404 for Windows", None),
+    # the digits of an identifier under an id-named key, in a field or a key=value line
+    ("0102043014", "logid"),
+    ("1245319599", "eventId"),
 ], ids=lambda v: str(v)[:30])
 def test_leaves_machine_text_alone(engine, text, key):
     assert not found(engine, text, key)
@@ -334,6 +337,20 @@ def test_leaves_machine_text_alone(engine, text, key):
 ])
 def test_checksummed_numbers_outside_numeric_rows_are_kept(engine, text, entity):
     assert entity in {e for e, _ in found(engine, text)}
+
+
+def test_an_id_keys_digits_in_a_key_value_line_are_no_phone(engine):
+    from core.model import Event
+
+    line = 'date=2026-04-23 time=12:32:48 devname="fw3" logid="0101037124" type="event" subtype="vpn"'
+    findings = engine.scan([Event("lines", "l:1", "l:1", {"message": line})]).findings
+    assert not [f for f in findings if f.entity_type == "PHONE_NUMBER"]
+
+
+@pytest.mark.parametrize("text,key", [("0612345678", "callerid"), ("0612345678", "phone"),
+                                      ("logid=7 mobile=0612345678", None)])
+def test_phone_keys_ending_in_id_still_hold_phones(engine, text, key):
+    assert "PHONE_NUMBER" in {e for e, _ in found(engine, text, key)}
 
 
 def test_a_list_of_printed_cards_is_no_row_of_fields(engine):

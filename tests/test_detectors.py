@@ -322,6 +322,8 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     # the digits of an identifier under an id-named key, in a field or a key=value line
     ("0102043014", "logid"),
     ("1245319599", "eventId"),
+    # a `Name:` label before the head of a machine token
+    ("Defender has detected malware. Name: Trojan:Win32/Wacatac.B!ml ID: 2147735503 Severity: Severe", None),
 ], ids=lambda v: str(v)[:30])
 def test_leaves_machine_text_alone(engine, text, key):
     assert not found(engine, text, key)

@@ -33,8 +33,8 @@ from detectors.healthcare import BARE_CHECKSUM_SCORE
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
 from detectors.names import name_sets
-from detectors.noise import (NOT_PEOPLE, STREET_WORDS, among_number_fields, inline_key, is_id_key, plausible_card,
-                            plausible_ip, plausible_person, plausible_phone)
+from detectors.noise import (NOT_PEOPLE, STREET_WORDS, among_number_fields, inline_key, is_id_key,
+                            ner_person_out_of_place, plausible_card, plausible_ip, plausible_person, plausible_phone)
 from detectors.prefilter import TriggerSet
 from detectors.registry import MACHINE_RECOGNIZERS, NER_RECOGNIZER, TRIGGERS, build_recognizers, ner_recognizer
 from detectors.tokens import TokenArtifacts, artifacts as make_artifacts, text_artifacts
@@ -238,6 +238,9 @@ class PresidioAnalyzer:
         window, start, end = text[lo:r.end + NOISE_WINDOW], r.start - lo, r.end - lo
         if entity == "PERSON" and not plausible_person(window, start, end, key_is_name, raw_key):
             return False
+        if (entity == "PERSON" and not key_is_name and _recognizer(r) == NER_RECOGNIZER
+                and ner_person_out_of_place(window, start, end)):
+            return False
         if (entity in _CHECKSUM_ONLY and r.score <= BARE_CHECKSUM_SCORE and not key_is_name
                 and ((raw_key and is_id_key(raw_key)) or is_id_key(inline_key(window, start))
                      or among_number_fields(window, start, end))):
@@ -400,6 +403,10 @@ def _known_non_name(word: str) -> bool:
 
 # identifiers that a checksum alone can report (at BARE_CHECKSUM_SCORE, with no label or context word)
 _CHECKSUM_ONLY = frozenset({"CREDIT_CARD", "US_NPI", "US_DEA"})
+
+
+def _recognizer(r: RecognizerResult) -> str | None:
+    return (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
 
 
 def _plausible(entity: str, text: str, start: int, end: int, key: str | None = None,

@@ -316,3 +316,36 @@ def among_number_fields(text: str, start: int, end: int) -> bool:
         return False  # glued to what precedes: not a field of its own (the recognizers' own rules decide)
     prev, nxt = _neighbour_tokens(text, start, end)
     return _is_field(prev) or _is_field(nxt)
+
+
+_LOWER_WORD = re.compile(r"(?<![\w\ufffd])[a-z]{2,}(?![\w\ufffd])")
+_LABEL_AFTER = re.compile(r"[ \t]+[A-Za-z][\w-]{0,30}:(?!//)")
+
+
+def _has_known_name(words: list[str]) -> bool:
+    from detectors.names import known_first, known_last, name_sets
+
+    first, last = name_sets()
+    return any(known_first(w, first) or known_last(w, last) for w in (w.strip(".,'") for w in words))
+
+
+def ner_person_out_of_place(text: str, start: int, end: int) -> bool:
+    """A PERSON the English NER model guessed where its guesses say nothing, with no known name among its words.
+
+    - prose in another language: the model reads capitalised nouns as names (`Der Testzeitraum für dieses
+      Exemplar`, `Alle Tasks, die zur Festlegung`): most lower-case words around the span are no English words;
+    - a span that runs into the next label of `Key: value` text (`Account Domain: WORKGROUP Logon ID: 0x3E7`):
+      its last word is the label's first.
+    Bounded: the window around the span is the noise window.
+    """
+    words = text[start:end].split()
+    if _has_known_name(words):
+        return False
+    if len(words) >= 2 and _LABEL_AFTER.match(text, end):
+        return True
+    around = [m.group(0) for m in _LOWER_WORD.finditer(text, 0, start)] + \
+             [m.group(0) for m in _LOWER_WORD.finditer(text, end)]
+    if len(around) < 3:
+        return False
+    english = sum(1 for w in around if is_common_word(w))
+    return english * 2 < len(around)

@@ -322,6 +322,10 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     # the digits of an identifier under an id-named key, in a field or a key=value line
     ("0102043014", "logid"),
     ("1245319599", "eventId"),
+    # the English NER model on another language's capitalised nouns, and on a span running into a label
+    ("AMQ7125I: Der Probezeitraum fuer dieses Exemplar von IBM MQ endet in 84 Tagen.", None),
+    ("Alle Aufgaben, die zur Festlegung der Installation erforderlich sind, wurden erledigt.", None),
+    ("Subject: Security ID: S-1-5-18 Account Domain: WORKGROUP Logon ID: 0x3E7 Logon Type: 5", None),
     # a `Name:` label before the head of a machine token
     ("Defender has detected malware. Name: Trojan:Win32/Wacatac.B!ml ID: 2147735503 Severity: Severe", None),
 ], ids=lambda v: str(v)[:30])
@@ -353,6 +357,15 @@ def test_an_id_keys_digits_in_a_key_value_line_are_no_phone(engine):
                                       ("logid=7 mobile=0612345678", None)])
 def test_phone_keys_ending_in_id_still_hold_phones(engine, text, key):
     assert "PHONE_NUMBER" in {e for e, _ in found(engine, text, key)}
+
+
+@pytest.mark.parametrize("text,name", [
+    ("Name: Jane Doe DOB: 01/02/1980", "Jane Doe"),  # a known name before the next label
+    ("my name is Dan.", "Dan"),
+    ("Llamé a María García ayer por la tarde", "María García"),  # a known name in another language's prose
+])
+def test_names_next_to_labels_and_in_other_languages_are_kept(engine, text, name):
+    assert ("PERSON", name) in found(engine, text)
 
 
 def test_a_list_of_printed_cards_is_no_row_of_fields(engine):

@@ -318,6 +318,10 @@ def among_number_fields(text: str, start: int, end: int) -> bool:
     return _is_field(prev) or _is_field(nxt)
 
 
+# short English words the dictionary list leaves out (it holds no words under three letters, and not all
+# function words): without them, `will pick it up` reads as half foreign
+_ENGLISH_FUNCTION_WORDS = frozenset(
+    "a an it up is to of in on at by or no be has do he we me us my as if so am go oh ok vs via per".split())
 _LOWER_WORD = re.compile(r"(?<![\w\ufffd])[a-z]{2,}(?![\w\ufffd])")
 _LABEL_AFTER = re.compile(r"[ \t]+[A-Za-z][\w-]{0,30}:(?!//)")
 
@@ -347,5 +351,5 @@ def ner_person_out_of_place(text: str, start: int, end: int) -> bool:
              [m.group(0) for m in _LOWER_WORD.finditer(text, end)]
     if len(around) < 3:
         return False
-    english = sum(1 for w in around if is_common_word(w))
+    english = sum(1 for w in around if w in _ENGLISH_FUNCTION_WORDS or is_common_word(w))
     return english * 2 < len(around)

@@ -363,6 +363,7 @@ def test_phone_keys_ending_in_id_still_hold_phones(engine, text, key):
     ("Name: Jane Doe DOB: 01/02/1980", "Jane Doe"),  # a known name before the next label
     ("my name is Dan.", "Dan"),
     ("Llamé a María García ayer por la tarde", "María García"),  # a known name in another language's prose
+    ("The caregiver, Aroha Ngata, will pick it up", "Aroha Ngata"),  # short English words are English
 ])
 def test_names_next_to_labels_and_in_other_languages_are_kept(engine, text, name):
     assert ("PERSON", name) in found(engine, text)

@@ -34,7 +34,8 @@ from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
 from detectors.names import name_sets
 from detectors.noise import (NOT_PEOPLE, STREET_WORDS, among_number_fields, inline_key, is_id_key,
-                            ner_person_out_of_place, plausible_card, plausible_ip, plausible_person, plausible_phone)
+                            ner_person_out_of_place, plausible_address, plausible_card, plausible_ip, plausible_person,
+                            plausible_phone)
 from detectors.prefilter import TriggerSet
 from detectors.registry import MACHINE_RECOGNIZERS, NER_RECOGNIZER, TRIGGERS, build_recognizers, ner_recognizer
 from detectors.tokens import TokenArtifacts, artifacts as make_artifacts, text_artifacts
@@ -417,6 +418,8 @@ def _plausible(entity: str, text: str, start: int, end: int, key: str | None = N
         return plausible_phone(text, start, end, key)
     if entity == "CREDIT_CARD":
         return plausible_card(text, start, end)
+    if entity == "STREET_ADDRESS":
+        return plausible_address(text, start, end)
     return True
 
 

@@ -285,7 +285,17 @@ def _neighbour_tokens(text: str, start: int, end: int) -> tuple[str, str]:
 
 
 def _is_field(token: str) -> bool:
-    return bool(token) and bool(_FIELD_TOKEN.fullmatch(token)) and not _LONG_NUMBER.fullmatch(token.strip("()[]{}<>\"',;:"))
+    """A numeric field; a card-length number counts as one unless it passes Luhn itself (then it is another
+    value of a list of cards, not a field of a row: Cassandra's token ring prints 19-digit numbers by the
+    hundred, one in ten Luhn-valid)."""
+    if not token or not _FIELD_TOKEN.fullmatch(token):
+        return False
+    bare = token.strip("()[]{}<>\"',;:")
+    if _LONG_NUMBER.fullmatch(bare):
+        from detectors.healthcare import luhn_valid
+
+        return not luhn_valid("".join(ch for ch in bare if ch.isdigit()))
+    return True
 
 
 # another short group of digits right after or before a grouped number, with its separator (`^` only at the
@@ -353,3 +363,14 @@ def ner_person_out_of_place(text: str, start: int, end: int) -> bool:
         return False
     english = sum(1 for w in around if w in _ENGLISH_FUNCTION_WORDS or is_common_word(w))
     return english * 2 < len(around)
+
+
+_COLUMN_GAP = re.compile(r" {3,}|\t")
+
+
+def plausible_address(text: str, start: int, end: int) -> bool:
+    """Not the tail of a timestamp or a decimal (`05:42:11.30 Server      Common language runtime`: `30` is
+    hundredths of a second), nor words of aligned columns (three spaces or a tab inside the span)."""
+    if start >= 2 and text[start - 1] in ".:," and text[start - 2].isdigit():
+        return False
+    return not _COLUMN_GAP.search(text, start, end)

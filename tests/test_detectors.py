@@ -328,6 +328,11 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("Subject: Security ID: S-1-5-18 Account Domain: WORKGROUP Logon ID: 0x3E7 Logon Type: 5", None),
     # a `Name:` label before the head of a machine token
     ("Defender has detected malware. Name: Trojan:Win32/Wacatac.B!ml ID: 2147735503 Severity: Severe", None),
+    # Cassandra's token ring: 19-digit numbers by the hundred, a few Luhn-valid by chance
+    ("localhost/127.0.0.1:[-9213409579976581007, 2283828190095512675, 526093410792433875, 2220336291482261989]"
+     .replace("localhost/127.0.0.1:", "ring:"), None),
+    # hundredths of a second and aligned columns are no house number and street
+    ("2026-07-08 05:42:11.30 Server      Common language runtime (CLR) functionality initialized.", None),
 ], ids=lambda v: str(v)[:30])
 def test_leaves_machine_text_alone(engine, text, key):
     assert not found(engine, text, key)

@@ -334,6 +334,7 @@ _ENGLISH_FUNCTION_WORDS = frozenset(
     "a an it up is to of in on at by or no be has do he we me us my as if so am go oh ok vs via per".split())
 _LOWER_WORD = re.compile(r"(?<![\w\ufffd])[a-z]{2,}(?![\w\ufffd])")
 _LABEL_AFTER = re.compile(r"[ \t]+[A-Za-z][\w-]{0,30}:(?!//)")
+_GAP_AFTER = re.compile(r"(?: {3,}|\t+)\S")  # the label column of an aligned table: `Tunneling Ping      45s`
 
 
 def _has_known_name(words: list[str]) -> bool:
@@ -343,20 +344,26 @@ def _has_known_name(words: list[str]) -> bool:
     return any(known_first(w, first) or known_last(w, last) for w in (w.strip(".,'") for w in words))
 
 
+def _starts_with_given_name(words: list[str]) -> bool:
+    from detectors.names import known_first, name_sets
+
+    return known_first(words[0].strip(".,'"), name_sets()[0])
+
+
 def ner_person_out_of_place(text: str, start: int, end: int) -> bool:
     """A PERSON the English NER model guessed where its guesses say nothing, with no known name among its words.
 
     - prose in another language: the model reads capitalised nouns as names (`Der Testzeitraum für dieses
       Exemplar`, `Alle Tasks, die zur Festlegung`): most lower-case words around the span are no English words;
     - a span that runs into the next label of `Key: value` text (`Account Domain: WORKGROUP Logon ID: 0x3E7`):
-      its last word is the label's first.
+      its last word is the label's first; or the label column of an aligned table (`Tunneling Ping      45s`).
     Bounded: the window around the span is the noise window.
     """
     words = text[start:end].split()
+    if len(words) >= 2 and (_LABEL_AFTER.match(text, end) or _GAP_AFTER.match(text, end)):
+        return not _starts_with_given_name(words)  # `Jane Doe  DOB:` stays; `Tunneling Ping` (a surname) goes
     if _has_known_name(words):
         return False
-    if len(words) >= 2 and _LABEL_AFTER.match(text, end):
-        return True
     around = [m.group(0) for m in _LOWER_WORD.finditer(text, 0, start)] + \
              [m.group(0) for m in _LOWER_WORD.finditer(text, end)]
     if len(around) < 3:

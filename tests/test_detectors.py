@@ -326,6 +326,7 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("AMQ7125I: Der Probezeitraum fuer dieses Exemplar von IBM MQ endet in 84 Tagen.", None),
     ("Alle Aufgaben, die zur Festlegung der Installation erforderlich sind, wurden erledigt.", None),
     ("Subject: Security ID: S-1-5-18 Account Domain: WORKGROUP Logon ID: 0x3E7 Logon Type: 5", None),
+    ("Network Configuration Detail\n Tunneling Timeout       40s\n Tunneling Ping          45s", None),
     # a `Name:` label before the head of a machine token
     ("Defender has detected malware. Name: Trojan:Win32/Wacatac.B!ml ID: 2147735503 Severity: Severe", None),
     # Cassandra's token ring: 19-digit numbers by the hundred, a few Luhn-valid by chance
@@ -369,6 +370,7 @@ def test_phone_keys_ending_in_id_still_hold_phones(engine, text, key):
     ("my name is Dan.", "Dan"),
     ("Llamé a María García ayer por la tarde", "María García"),  # a known name in another language's prose
     ("The caregiver, Aroha Ngata, will pick it up", "Aroha Ngata"),  # short English words are English
+    ("Jane Doe        jane.doe@example.org", "Jane Doe"),  # a known name in a table's name column
 ])
 def test_names_next_to_labels_and_in_other_languages_are_kept(engine, text, name):
     assert ("PERSON", name) in found(engine, text)

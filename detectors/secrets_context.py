@@ -185,6 +185,17 @@ def _classify(words: list[str], text: str, vs: int, ve: int) -> tuple[str, int, 
     return (entity, vs, ve) if secret_value_ok(entity, value) else None
 
 
+_IDENTIFIER_WORD = re.compile(r"[a-z][a-z_]*")
+
+
+def _qualifier_pair(text: str, kstart: int, span: tuple[int, int]) -> bool:
+    """`pam_unix(passwd:chauthtok)`, `(sshd:auth)`: a service and a module named inside brackets, with no space
+    around the colon and a lower-case identifier after it, qualify a log line; nothing is assigned."""
+    vs, ve = span
+    return (kstart > 0 and text[kstart - 1] in "([" and text[vs - 1:vs] == ":" and text[ve:ve + 1] in (")", "]")
+            and _IDENTIFIER_WORD.fullmatch(text, vs, ve) is not None)
+
+
 @lru_cache(maxsize=1)
 def context_trigger() -> re.Pattern[str]:
     """Secret words and the vendor names of keyed formats: the registry's gate and the scanner's search."""
@@ -224,6 +235,8 @@ class ContextScanner:
             if span is None:
                 continue
             done_until = max(done_until, span[1])  # a value is read once, even when it is refused
+            if _qualifier_pair(text, kstart, span):
+                continue
             words = key_words(key)
             if not words:
                 continue

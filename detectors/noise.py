@@ -12,6 +12,7 @@ import gzip
 import re
 from array import array
 from bisect import bisect_left
+from functools import lru_cache
 
 # Whole-value shapes that are machine text, never PII (checked on the raw field value).
 _MACHINE_VALUE = re.compile(
@@ -304,6 +305,26 @@ _GROUP_AFTER = {sep: re.compile(re.escape(sep) + r"\d{1,6}(?![\w-])") for sep in
 _GROUP_BEFORE = {sep: re.compile(r"(?:^|\s)\d{1,6}" + re.escape(sep) + r"\Z") for sep in " -"}
 
 
+@lru_cache(maxsize=64)
+def _same_grouping(sep: str, sizes: tuple[int, ...], after: bool) -> re.Pattern[str]:
+    groups = re.escape(sep).join(r"\d{%d}" % n for n in sizes)
+    return re.compile(re.escape(sep) + groups + r"(?!\d)" if after else r"(?<!\d)" + groups + re.escape(sep) + r"\Z")
+
+
+def _card_beside(text: str, value: str, sep: str, start: int, end: int, after: bool) -> bool:
+    """Digit groups of the sizes `value` has, right after `end` (or before `start`), passing Luhn: another
+    printed card of a list, not more fields of a row."""
+    sizes = tuple(len(g) for g in value.split(sep))
+    width = len(value) + 1
+    rx = _same_grouping(sep, sizes, after)
+    m = rx.match(text, end, end + width) if after else rx.search(text, max(0, start - width), start)
+    if not m:
+        return False
+    from detectors.healthcare import luhn_valid
+
+    return luhn_valid("".join(ch for ch in m.group(0) if ch.isdigit()))
+
+
 def among_number_fields(text: str, start: int, end: int) -> bool:
     """A number standing in a row of numeric fields.
 
@@ -312,7 +333,8 @@ def among_number_fields(text: str, start: int, end: int) -> bool:
     `Fan speeds ( 3552 3534 3375 4354 3515 3479 )`), one of them passes by chance. A printed value stands
     by itself or among words (`console.log(value)`, `charged 4111 1111 1111 1111 today`).
     - a grouped number (`3552 3534 3375 4354`) is a window of a longer row when another short group of
-      digits follows or precedes it with the same separator;
+      digits follows or precedes it with the same separator (unless that side holds another card of the
+      same grouping: `4111 1111 1111 1111 4111 1111 1111 1111` is a list of cards);
     - an unseparated one (`1131746400`) is a field when the token before or after it is a number too
       (a time, a count, a version), but not another card-length number (a list of values).
     """
@@ -320,8 +342,12 @@ def among_number_fields(text: str, start: int, end: int) -> bool:
     seps = {ch for ch in value if ch in " -"}
     if len(seps) == 1:
         sep = seps.pop()
-        after, before = _GROUP_AFTER[sep], _GROUP_BEFORE[sep]
-        return bool(after.match(text, end, end + 9) or before.search(text, max(0, start - 8), start))
+        # continued on a side by another short group: a row's window, unless that side holds another
+        # Luhn-valid number of the same grouping (cards printed one after another)
+        if _GROUP_AFTER[sep].match(text, end, end + 9) and not _card_beside(text, value, sep, start, end, True):
+            return True
+        return bool(_GROUP_BEFORE[sep].search(text, max(0, start - 8), start)
+                    and not _card_beside(text, value, sep, start, end, False))
     if start > 0 and not text[start - 1].isspace() and text[start - 1] not in "([{\"'=:,":
         return False  # glued to what precedes: not a field of its own (the recognizers' own rules decide)
     prev, nxt = _neighbour_tokens(text, start, end)

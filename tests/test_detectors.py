@@ -379,6 +379,8 @@ def test_names_next_to_labels_and_in_other_languages_are_kept(engine, text, name
 def test_a_list_of_printed_cards_is_no_row_of_fields(engine):
     text = "5105105105105100 5105-1051-0510-5100 5105 1051 0510 5100"
     assert {v for e, v in found(engine, text) if e == "CREDIT_CARD"} == set(text.split(" ", 2)[:2]) | {text[37:]}
+    spaced = "4111 1111 1111 1111 5105 1051 0510 5100 4012 8888 8888 1881"  # one after another, one space apart
+    assert len([e for e, _ in found(engine, spaced) if e == "CREDIT_CARD"]) == 3
 
 
 def test_bare_checksummed_numbers_say_so_in_their_score(engine):

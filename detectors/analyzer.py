@@ -33,7 +33,7 @@ from detectors.healthcare import BARE_CHECKSUM_SCORE
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
 from detectors.names import name_sets
-from detectors.noise import (NOT_PEOPLE, STREET_WORDS, among_number_fields, inline_key, is_id_key,
+from detectors.noise import (NOT_PEOPLE, STREET_WORDS, among_number_fields, is_id_key, labelled_identifier,
                             ner_person_out_of_place, plausible_address, plausible_card, plausible_ip, plausible_person,
                             plausible_phone)
 from detectors.prefilter import TriggerSet
@@ -243,7 +243,7 @@ class PresidioAnalyzer:
                 and ner_person_out_of_place(window, start, end)):
             return False
         if (entity in _CHECKSUM_ONLY and r.score <= BARE_CHECKSUM_SCORE and not key_is_name
-                and ((raw_key and is_id_key(raw_key)) or is_id_key(inline_key(window, start))
+                and ((raw_key and is_id_key(raw_key)) or labelled_identifier(window, start)
                      or among_number_fields(window, start, end))):
             return False  # a checksum alone, no label or context word: a record's id, or in a row of fields
         return _plausible(entity, window, start, end, raw_key, self.ip_public_only)

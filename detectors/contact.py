@@ -201,6 +201,7 @@ def _phone_grouping(main: str) -> bool:
     groups = [g for g in _GROUP_SPLIT.split(main) if g]
     return len(groups) >= 2 and all(2 <= len(g) <= 4 for g in groups[1:]) and len(groups[0]) <= 5
 _MAX_PHONE_CANDIDATES = 16
+_SINGLE_DIGIT_GROUP = regex.compile(r"(?<!\d)\d(?!\d)")
 
 
 class LogPhoneRecognizer(LocalRecognizer):
@@ -237,8 +238,8 @@ class LogPhoneRecognizer(LocalRecognizer):
             cand = m.group(0)
             main = regex.split(r"\s?(?:x|ext)", cand)[0]
             digits = sum(ch.isdigit() for ch in main)
-            if not 7 <= digits <= 15 or "  " in main:
-                continue
+            if not 7 <= digits <= 15 or "  " in main or len(_SINGLE_DIGIT_GROUP.findall(main)) > 1:
+                continue  # `1 2 3 4 5 6 7 8 9 10`: a row of counts; no region prints two one-digit groups
             if digits == 9 and SSN_LABEL_BEFORE.search(text, max(0, m.start() - 48), m.start()):
                 continue  # nine digits after an SSN label are the SSN recognizer's
             score = None

@@ -117,7 +117,7 @@ class DateOfBirthRecognizer(CasedPatternRecognizer):
         Pattern(
             "dob labelled",
             r"(?i:(?<=\b(?:dob|d\.o\.b\.?|date[\s_-]*of[\s_-]*birth|birth[\s_-]*date|birthdate|birthday|"
-            r"born(?:\s+on)?)" + _SEP + r"))" + DATE_VALUE + r"\b",
+            r"born(?:\s+on)?)" + _SEP + r"))" + DATE_VALUE + r"\b(?![ T]?\d{1,2}:\d{2})",  # no time of day
             0.85,
         ),
     ]

@@ -246,6 +246,20 @@ def inline_key(text: str, start: int) -> str:
     return m.group(1) if m else ""
 
 
+# labels of device and subscriber numbers that pass Luhn by design (IMEI, ICCID) or by chance
+_DEVICE_NUMBER_WORDS = frozenset({"imei", "imeisv", "imsi", "iccid", "meid", "esn", "msid"})
+_WORD_BEFORE = re.compile(r"([A-Za-z][\w-]{0,30})[ \t]{1,3}\Z")
+
+
+def labelled_identifier(text: str, start: int) -> bool:
+    """The number at `start` follows an identifier's label: a key (`logid=`, `"eventId": `) or a word
+    (`imei 356938035643809`, `serial 4111...`, `session_id 1245...`)."""
+    if is_id_key(inline_key(text, start)):
+        return True
+    m = _WORD_BEFORE.search(text, max(0, start - 36), start)
+    return bool(m) and (m.group(1).lower() in _DEVICE_NUMBER_WORDS or is_id_key(m.group(1)))
+
+
 # words that make an `...id` key a phone's (`callerid`, `phone_id`)
 _PHONE_KEY_WORDS = ("phone", "caller", "mobile", "cell", "tel", "fax", "sms", "msisdn", "contact")
 

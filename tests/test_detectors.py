@@ -319,6 +319,9 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("7781 node-12 node psu 1131746700 1 Fan speeds ( 3552 3534 3375 4354 3515 3479 )", None),
     ("Server Microsoft SQL Server 2019 (RTM-CU4) (KB4466404) - 15.0.4033.1 (X64)", None),  # a KB article
     ("Installing security update KB4466404 for Windows", None),
+    ("modem attached: iccid 8901260882310583942 imei 356938035643809", None),  # IMEIs pass Luhn by design
+    ("tel 1 2 3 4 5 6 7 8 9 10 11 12", None),  # one-digit counts after a phone word are no phone
+    ("cluster born 2019-04-11 08:00:00 UTC", None),  # a timestamp's date is no birth date
     # the digits of an identifier under an id-named key, in a field or a key=value line
     ("0102043014", "logid"),
     ("1245319599", "eventId"),

@@ -149,7 +149,9 @@ def is_common_word(word: str) -> bool:
     """A word of the English dictionary, in any case (`Mouse`, `clock`); `Keanu`, `Adeyemi` are not."""
     english, software = _COMMON[0] if _COMMON else _load_common()
     w = word.strip(".,'").lower()
-    return w in english or w in software or (w[-1:] == "s" and (w[:-1] in english or w[:-1] in software))
+    if w in english or w in software or (w[-1:] == "s" and (w[:-1] in english or w[:-1] in software)):
+        return True
+    return w.endswith("ies") and len(w) > 4 and w[:-3] + "y" in english  # `retries`, `entries`, `policies`
 
 
 _COMMON: list[tuple[HashedWords, frozenset[str]]] = []  # loaded on the first name candidate that needs them
@@ -390,16 +392,30 @@ def _starts_with_given_name(words: list[str]) -> bool:
     return known_first(words[0].strip(".,'"), name_sets()[0])
 
 
+def _given_and_thing(words: list[str]) -> bool:
+    """`Max Retries`, `Bill Payment`, `Mark Sweep`: a given name before a dictionary word that no surname list
+    holds names a thing (a setting, a service, an algorithm); `John Smith` (a listed surname) stays."""
+    from detectors.names import known_first, known_last, name_sets
+
+    first, last = name_sets()
+    given, other = (w.strip(".,'") for w in words)
+    return known_first(given, first) and is_common_word(other) and not known_last(other, last) \
+        and not known_first(other, first)
+
+
 def ner_person_out_of_place(text: str, start: int, end: int) -> bool:
     """A PERSON the English NER model guessed where its guesses say nothing, with no known name among its words.
 
     - prose in another language: the model reads capitalised nouns as names (`Der Testzeitraum für dieses
       Exemplar`, `Alle Tasks, die zur Festlegung`): most lower-case words around the span are no English words;
+    - a given name before a dictionary word no surname list holds (`Max Retries`, `Bill Payment`);
     - a span that runs into the next label of `Key: value` text (`Account Domain: WORKGROUP Logon ID: 0x3E7`):
       its last word is the label's first; or the label column of an aligned table (`Tunneling Ping      45s`).
     Bounded: the window around the span is the noise window.
     """
     words = text[start:end].split()
+    if len(words) == 2 and _given_and_thing(words):
+        return True
     if len(words) >= 2 and (_LABEL_AFTER.match(text, end) or _GAP_AFTER.match(text, end)):
         return not _starts_with_given_name(words)  # `Jane Doe  DOB:` stays; `Tunneling Ping` (a surname) goes
     if _has_known_name(words):

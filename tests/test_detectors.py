@@ -330,6 +330,9 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("Alle Aufgaben, die zur Festlegung der Installation erforderlich sind, wurden erledigt.", None),
     ("Subject: Security ID: S-1-5-18 Account Domain: WORKGROUP Logon ID: 0x3E7 Logon Type: 5", None),
     ("Network Configuration Detail\n Tunneling Timeout       40s\n Tunneling Ping          45s", None),
+    ("Max Retries reached for job 7", None),  # a given name before a word no surname list holds
+    ("Bill Payment service healthy", None),
+    ("Mark Sweep collector finished in 12ms", None),
     # a `Name:` label before the head of a machine token
     ("Defender has detected malware. Name: Trojan:Win32/Wacatac.B!ml ID: 2147735503 Severity: Severe", None),
     # Cassandra's token ring: 19-digit numbers by the hundred, a few Luhn-valid by chance

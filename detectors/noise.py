@@ -173,7 +173,8 @@ def _all_common_words(words: list[str]) -> bool:
 
 
 _VERSION_AFTER = re.compile(r"[-+_][A-Za-z]")
-_VERSION_BEFORE = re.compile(r"(?i)(?:version|ver|v)\s*[=:]?\s*$")
+_VERSION_BEFORE = re.compile(r"(?i)(?:version|ver|v|vrmf|release|build|firmware)\s*(?:[=:]-?|\()?\s*$")
+_BYTE_GROUPS = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5,}")  # a serial, a fingerprint, a WWN: bytes
 _VERSION_KEYS = frozenset({"v", "rv", "ver", "vers", "build", "release", "rev", "revision", "firmware", "os"})
 _PACKAGE_KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+")
 
@@ -204,6 +205,10 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
         return False
     if end is not None and _VERSION_AFTER.match(text, end):
         return False  # `11.3.244.8-node.38` (V8's version), `4.2.2.0-rc1`, `1.2.3.4+build.5`: a version's tail
+    if end is not None and text[end:end + 1] == "." and text[end + 1:end + 2].isdigit():
+        return False  # `Release 19.0.0.0.0`: four parts of a longer version
+    if end is not None and _BYTE_GROUPS.fullmatch(text, start, end):
+        return False  # `serial 5C:9C:E1:09:78:87:F8:07`: bytes in colon-hex, no address prints every group so
     if not public_only or end is None:
         return True
     ip_key = bool(key) and "".join(ch for ch in key.lower() if ch.isalnum()).lstrip("$") in IP_KEYS

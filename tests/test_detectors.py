@@ -314,6 +314,7 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("Oracle Database 19c Enterprise Edition Release 19.0.0.0.0 - Production", None),  # 5-part version
     ("Process(9884.1) User(root) VRMF(9.1.0.0) Time(2026-10-11T08:39:30.731Z)", None),  # IBM MQ's version
     ("IBM MQ system information: Version:- 9.4.0.20 (p940-020)", None),
+    ("Installation      :- /opt/mqm\nVersion           :- 9.1.0.0 (p910-L180709.TRIAL)", None),
     ('"tls": {"serial": "5C:9C:E1:09:78:87:F8:07", "version": "TLS 1.2"}', None),  # a serial in colon-hex
     # a timestamp's date and hour are no phone, whatever phone word the line holds (`call`)
     ("call purge_stats(1, '2019-03-11 00:00:00');", None),

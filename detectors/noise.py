@@ -409,15 +409,19 @@ def _given_and_thing(words: list[str]) -> bool:
 
 
 def ner_person_out_of_place(text: str, start: int, end: int) -> bool:
-    """A PERSON the English NER model guessed where its guesses say nothing, with no known name among its words.
+    """A PERSON the English NER model guessed where its guesses say nothing.
 
-    - prose in another language: the model reads capitalised nouns as names (`Der Testzeitraum für dieses
-      Exemplar`, `Alle Tasks, die zur Festlegung`): most lower-case words around the span are no English words;
     - a given name before a dictionary word no surname list holds (`Max Retries`, `Bill Payment`);
     - a span that runs into the next label of `Key: value` text (`Account Domain: WORKGROUP Logon ID: 0x3E7`):
-      its last word is the label's first; or the label column of an aligned table (`Tunneling Ping      45s`).
-    Bounded: the window around the span is the noise window.
+      its last word is the label's first; or the label column of an aligned table (`Tunneling Ping      45s`);
+      unless it starts with a known given name;
+    - prose in another language, with no known name in the span: the model reads capitalised nouns as names
+      (`Der Testzeitraum für dieses Exemplar`): most lower-case words around the span are no English words.
+    A title or a name label just before the span (`Name:`, `patient`, `Dr.`) keeps it. Bounded: the window
+    around the span is the noise window.
     """
+    if _HONORIFIC.search(text[max(0, start - 24):start]):
+        return False
     words = text[start:end].split()
     if len(words) == 2 and _given_and_thing(words):
         return True

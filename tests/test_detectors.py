@@ -382,6 +382,7 @@ def test_phone_keys_ending_in_id_still_hold_phones(engine, text, key):
     ("Llamé a María García ayer por la tarde", "María García"),  # a known name in another language's prose
     ("The caregiver, Aroha Ngata, will pick it up", "Aroha Ngata"),  # short English words are English
     ("Jane Doe        jane.doe@example.org", "Jane Doe"),  # a known name in a table's name column
+    ("Name: Thandiwe Nkosi Phone: 0612345678", "Thandiwe Nkosi"),  # a name label vouches before the next label
 ])
 def test_names_next_to_labels_and_in_other_languages_are_kept(engine, text, name):
     assert ("PERSON", name) in found(engine, text)

@@ -306,11 +306,15 @@ def _neighbour_tokens(text: str, start: int, end: int) -> tuple[str, str]:
     return prev, nxt
 
 
+# a card's expiry (`12/27`, `03/2029`): printed beside the card, not a field of a row
+_EXPIRY = re.compile(r"[(\[]?(?:0[1-9]|1[0-2])/(?:\d{2}|20\d{2})[)\],;]?")
+
+
 def _is_field(token: str) -> bool:
     """A numeric field; a card-length number counts as one unless it passes Luhn itself (then it is another
     value of a list of cards, not a field of a row: Cassandra's token ring prints 19-digit numbers by the
     hundred, one in ten Luhn-valid)."""
-    if not token or not _FIELD_TOKEN.fullmatch(token):
+    if not token or not _FIELD_TOKEN.fullmatch(token) or _EXPIRY.fullmatch(token):
         return False
     bare = token.strip("()[]{}<>\"',;:")
     if _LONG_NUMBER.fullmatch(bare):

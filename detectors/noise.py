@@ -205,8 +205,6 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
         return False
     if end is not None and _VERSION_AFTER.match(text, end):
         return False  # `11.3.244.8-node.38` (V8's version), `4.2.2.0-rc1`, `1.2.3.4+build.5`: a version's tail
-    if end is not None and text[end:end + 1] == "." and text[end + 1:end + 2].isdigit():
-        return False  # `Release 19.0.0.0.0`: four parts of a longer version
     if end is not None and _BYTE_GROUPS.fullmatch(text, start, end):
         return False  # `serial 5C:9C:E1:09:78:87:F8:07`: bytes in colon-hex, no address prints every group so
     if not public_only or end is None:
@@ -412,10 +410,19 @@ def _given_and_thing(words: list[str]) -> bool:
         and not known_first(other, first)
 
 
+def _prose_names_a_person(text: str, start: int, end: int) -> bool:
+    """A verb a person does after the pair, or a word that takes a person before it (`Dan Bar has a bank
+    account`, `met with Max Power`): the gazetteer's own prose context."""
+    from detectors.names import _AFTER_PAIR, _person_word_before
+
+    return bool(_AFTER_PAIR.match(text, end)) or _person_word_before(text, start)
+
+
 def ner_person_out_of_place(text: str, start: int, end: int) -> bool:
     """A PERSON the English NER model guessed where its guesses say nothing.
 
-    - a given name before a dictionary word no surname list holds (`Max Retries`, `Bill Payment`);
+    - a given name before a dictionary word no surname list holds (`Max Retries`, `Bill Payment`), where no
+      prose names a person (`Dan Bar has a bank account` stays);
     - a span that runs into the next label of `Key: value` text (`Account Domain: WORKGROUP Logon ID: 0x3E7`):
       its last word is the label's first; or the label column of an aligned table (`Tunneling Ping      45s`);
       unless it starts with a known given name;
@@ -427,7 +434,7 @@ def ner_person_out_of_place(text: str, start: int, end: int) -> bool:
     if _HONORIFIC.search(text[max(0, start - 24):start]):
         return False
     words = text[start:end].split()
-    if len(words) == 2 and _given_and_thing(words):
+    if len(words) == 2 and _given_and_thing(words) and not _prose_names_a_person(text, start, end):
         return True
     if len(words) >= 2 and (_LABEL_AFTER.match(text, end) or _GAP_AFTER.match(text, end)):
         return not _starts_with_given_name(words)  # `Jane Doe  DOB:` stays; `Tunneling Ping` (a surname) goes

@@ -311,7 +311,7 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("Grace Period is over", None),
     ("node 11.3.244.8-node.38 started", None),  # V8's version, not an address
     ("release 4.2.2.0-rc1", None),
-    ("Oracle Database 19c Enterprise Edition Release 19.0.0.0.0 - Production", None),  # 5-part version
+    ("Oracle Database 19c Enterprise Edition Release 19.0.0.0.0 - Production", None),  # after `Release`
     ("Process(9884.1) User(root) VRMF(9.1.0.0) Time(2026-10-11T08:39:30.731Z)", None),  # IBM MQ's version
     ("IBM MQ system information: Version:- 9.4.0.20 (p940-020)", None),
     ("Installation      :- /opt/mqm\nVersion           :- 9.1.0.0 (p910-L180709.TRIAL)", None),
@@ -383,6 +383,7 @@ def test_phone_keys_ending_in_id_still_hold_phones(engine, text, key):
     ("Llamé a María García ayer por la tarde", "María García"),  # a known name in another language's prose
     ("The caregiver, Aroha Ngata, will pick it up", "Aroha Ngata"),  # short English words are English
     ("Jane Doe        jane.doe@example.org", "Jane Doe"),  # a known name in a table's name column
+    ("Yesterday Max Power has paid the invoice", "Max Power"),  # a given name and a word, where prose names a person
     ("Name: Thandiwe Nkosi Phone: 0612345678", "Thandiwe Nkosi"),  # a name label vouches before the next label
 ])
 def test_names_next_to_labels_and_in_other_languages_are_kept(engine, text, name):

@@ -411,11 +411,15 @@ def _given_and_thing(words: list[str]) -> bool:
 
 
 def _prose_names_a_person(text: str, start: int, end: int) -> bool:
-    """A verb a person does after the pair, or a word that takes a person before it (`Dan Bar has a bank
-    account`, `met with Max Power`): the gazetteer's own prose context."""
+    """A verb a person does after the pair, a word that takes a person before it (`Dan Bar has a bank
+    account`, `met with Max Power`: the gazetteer's own prose context), or an author's mark (`(c) Adam Belay`)."""
     from detectors.names import _AFTER_PAIR, _person_word_before
 
-    return bool(_AFTER_PAIR.match(text, end)) or _person_word_before(text, start)
+    return (bool(_AFTER_PAIR.match(text, end)) or _person_word_before(text, start)
+            or _AUTHOR_BEFORE.search(text, max(0, start - 16), start) is not None)
+
+
+_AUTHOR_BEFORE = re.compile(r"(?i)(?:\(c\)|\u00a9|copyright|author:?|written by)\s{0,3}\Z")  # `(c) Adam Belay`
 
 
 def ner_person_out_of_place(text: str, start: int, end: int) -> bool:

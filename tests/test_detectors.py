@@ -384,6 +384,7 @@ def test_phone_keys_ending_in_id_still_hold_phones(engine, text, key):
     ("The caregiver, Aroha Ngata, will pick it up", "Aroha Ngata"),  # short English words are English
     ("Jane Doe        jane.doe@example.org", "Jane Doe"),  # a known name in a table's name column
     ("Yesterday Max Power has paid the invoice", "Max Power"),  # a given name and a word, where prose names a person
+    ("kernel: Linux Plug and Play Support v0.97 (c) Adam Belay", "Adam Belay"),  # an author's mark names one
     ("Name: Thandiwe Nkosi Phone: 0612345678", "Thandiwe Nkosi"),  # a name label vouches before the next label
 ])
 def test_names_next_to_labels_and_in_other_languages_are_kept(engine, text, name):

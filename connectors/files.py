@@ -34,7 +34,7 @@ SKIP_SUFFIXES = (".md", ".key", ".duckdb", ".wal", ".yaml", ".yml", ".py")
 PROTOBUF_SUFFIXES = (".pb", ".binpb", ".protobuf")  # OTLP export requests (the OTel file exporter's names)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # one an event: not frozen (see VALUE in core/model.py)
 class RawRecord:
     """One parsed JSON value read from a file, before a connector makes it an `Event`."""
 

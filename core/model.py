@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Value types built many times an event are plain slotted dataclasses, hashable and never mutated by
+# convention (VALUE), not frozen ones: a frozen dataclass's __init__ sets each field through
+# object.__setattr__, 1.6 us for five fields against 0.3 us, and ~30 are built for each event.
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True, unsafe_hash=True)  # VALUE
 class Event:
     """One telemetry record, parsed, with where it came from.
 
@@ -37,7 +41,7 @@ class Event:
     wrapper: bool = False  # True: the record's fields outside its events (scanned, not counted as an event)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # VALUE
 class Match:
     """A detector's answer for one text: an entity type at [start, end)."""
 
@@ -48,7 +52,7 @@ class Match:
     detector: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # VALUE
 class Finding:
     """One sensitive value found in one field of one event. Never holds the raw value."""
 
@@ -97,7 +101,7 @@ class Skipped:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # VALUE
 class FlaggedEvent:
     """The verdict on one event with findings: is it PHI under HIPAA, and how severe."""
 

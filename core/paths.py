@@ -26,6 +26,19 @@ class LimitExceeded(ValueError):
 
 
 _SEGMENTS: dict[str, str] = {}
+_NAMES: set[str] = set()  # keys seen to be plain names (IDENTIFIER): they repeat in every event
+
+
+def is_name_key(key: str) -> bool:
+    """`IDENTIFIER.fullmatch(key)`, remembered for the keys that are names (never for the others: a key
+    that is no name may be a value, and none is kept)."""
+    if key in _NAMES:
+        return True
+    if IDENTIFIER.fullmatch(key) is None:
+        return False
+    if len(_NAMES) < 100_000:
+        _NAMES.add(key)
+    return True
 
 
 def format_key(key: str) -> str:
@@ -114,7 +127,7 @@ def normalize_key(key: str | None) -> str:
     return norm
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see VALUE in core/model.py
 class Leaf:
     """One scannable value: its path, the key that holds it (None in lists), and its text."""
 
@@ -167,13 +180,14 @@ def iter_leaves(
             kv_name = node.get("key") if "value" in node and isinstance(node.get("key"), str) else None
             items = list(node.items())
             for k, v in reversed(items):
-                k = str(k)
+                if type(k) is not str:
+                    k = str(k)
                 child = join_key(path, k)
                 if skip and child in skip:
                     count += 1
                     continue
                 stack.append((child, k, v, depth + 1, kv_name if k == "value" and kv_name else named))
-                if keys and k and not IDENTIFIER.fullmatch(k):
+                if keys and k and not is_name_key(k):
                     count += 1
                     if count > max_fields:
                         raise LimitExceeded(f"more than {max_fields} fields")

@@ -13,7 +13,7 @@ from importlib import resources
 import ahocorasick
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, Pattern, RecognizerResult
 
-from detectors.base import CasedPatternRecognizer
+from detectors.base import CasedPatternRecognizer, labelled
 
 
 def load_terms(name: str) -> list[str]:
@@ -94,8 +94,8 @@ class Icd10Recognizer(CasedPatternRecognizer):
     ENTITY = "ICD10_CODE"
     PATTERNS = [
         Pattern("icd10 dotted", r"\b[A-TV-Z][0-9][0-9AB]\.[0-9A-TV-Z]{1,4}\b", 0.6),
-        Pattern("icd10 labelled", r"(?i:(?<=\b(?:icd(?:-?10)?(?:-?cm)?|dx|diagnosis(?:\s+code)?)[\s:#=\"'-]{1,4}))"
-                                  r"[A-TV-Z][0-9][0-9AB](?:\.?[0-9A-TV-Z]{1,4})?\b", 0.85),
+        Pattern("icd10 labelled", labelled(r"icd(?:-?10)?(?:-?cm)?|dx|diagnosis(?:\s+code)?",
+                                           r"[A-TV-Z][0-9][0-9AB](?:\.?[0-9A-TV-Z]{1,4})?\b", least=1), 0.85),
         Pattern("icd10 bare", r"\b[A-TV-Z][0-9][0-9AB][0-9A-TV-Z]{0,4}\b", 0.2),
     ]
     CONTEXT = ["icd", "icd10", "diagnosis", "dx", "code", "diagnosed"]

@@ -1,8 +1,8 @@
 """Healthcare identifier recognizers: Presidio pattern recognizers with context and checksums.
 
-Each is pure (text in, results out). Labelled patterns use variable-length
-look-behinds (Presidio compiles with the `regex` module) so the span covers the
-value only, not its label: `MRN: 00123456` reports `00123456`.
+Each is pure (text in, results out). Labelled patterns match forward from the
+label and report the value's group (`detectors.base.labelled`), so the span covers
+the value only, not its label: `MRN: 00123456` reports `00123456`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import re
 
 from presidio_analyzer import Pattern
 
-from detectors.base import CasedPatternRecognizer
+from detectors.base import CasedPatternRecognizer, labelled
 
 # A score that says "checksum only, no label or context word": over the default threshold, under every
 # labelled or context-backed score, the same for every such number (cards, NPI, DEA), so analysts can filter on it.
 BARE_CHECKSUM_SCORE = 0.55
 
-_SEP = r"""[\s:#=\"'\-]{0,4}"""
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE_VALUE = (
     r"(?:(?:19|20)\d{2}-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])"
@@ -37,9 +36,9 @@ class MedicalRecordNumberRecognizer(CasedPatternRecognizer):
     PATTERNS = [
         Pattern(
             "mrn labelled",
-            r"(?i:(?<=\b(?:mrn|medical[\s_-]*record(?:[\s_-]*(?:number|num|no\.?|#|id))?|"
-            r"patient[\s_-]*(?:id|number|no\.?|#)|chart[\s_-]*(?:number|no\.?|#|id))" + _SEP + r"))"
-            r"(?=[A-Z0-9-]*\d{4})[A-Z]{0,4}-?\d{4,12}(?:-\d{1,4})?\b",
+            labelled(r"mrn|medical[\s_-]*record(?:[\s_-]*(?:number|num|no\.?|#|id))?|"
+                     r"patient[\s_-]*(?:id|number|no\.?|#)|chart[\s_-]*(?:number|no\.?|#|id)",
+                     r"(?=[A-Z0-9-]*\d{4})[A-Z]{0,4}-?\d{4,12}(?:-\d{1,4})?\b"),
             0.85,
         ),
         Pattern("mrn prefixed", r"\bMRN[-_]?\d{5,12}\b", 0.9),
@@ -53,8 +52,8 @@ class DeaNumberRecognizer(CasedPatternRecognizer):
     """DEA registration numbers: two letters and seven digits with the DEA checksum."""
 
     PATTERNS = [
-        Pattern("dea labelled", r"(?i:(?<=\bdea(?:[\s_-]*(?:number|no\.?|#|registration))?" + _SEP + r"))"
-                                r"[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.85),
+        Pattern("dea labelled", labelled(r"dea(?:[\s_-]*(?:number|no\.?|#|registration))?",
+                                         r"[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b"), 0.85),
         # without a label, only the checksum vouches for it: BARE_CHECKSUM_SCORE when it passes; never a
         # Microsoft knowledge-base article (`KB4466404`, in every Windows update and SQL Server log)
         Pattern("dea bare (checksum only)", r"\b(?!KB)[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", BARE_CHECKSUM_SCORE),
@@ -74,7 +73,7 @@ class NpiRecognizer(CasedPatternRecognizer):
     """NPIs: ten digits starting 1 or 2, Luhn-valid with the 80840 prefix; needs context or a label."""
 
     PATTERNS = [
-        Pattern("npi labelled", r"(?i:(?<=\bnpi(?:[\s_-]*(?:number|no\.?|#|id))?" + _SEP + r"))[12]\d{9}\b", 0.85),
+        Pattern("npi labelled", labelled(r"npi(?:[\s_-]*(?:number|no\.?|#|id))?", r"[12]\d{9}\b"), 0.85),
         Pattern("npi bare (checksum only)", r"(?<![\w.:/-])[12]\d{9}(?![\w.:/-])", BARE_CHECKSUM_SCORE),
         Pattern("npi grouped (checksum only)", r"(?<![\w.:/-])[12]\d{3}([- ])\d{3}\1\d{3}(?![\w.:/-])",
                 BARE_CHECKSUM_SCORE),
@@ -82,6 +81,7 @@ class NpiRecognizer(CasedPatternRecognizer):
     CONTEXT = ["npi", "provider", "prescriber", "physician", "clinician"]
 
     ENTITY = "US_NPI"
+    PATTERN_GATES = {"npi grouped (checksum only)": re.compile(r"\d{4}[- ]\d{3}[- ]\d{3}").search}
 
     def validate_result(self, pattern_text: str) -> bool | None:
         # None keeps the pattern's score: a label vouches (0.85), a bare Luhn pass says only so much (0.55)
@@ -99,9 +99,9 @@ class HealthPlanIdRecognizer(CasedPatternRecognizer):
         Pattern("mbi", _MBI, 0.6),
         Pattern(
             "member id labelled",
-            r"(?i:(?<=\b(?:member|subscriber|policy|insurance|medicaid|medicare|plan|beneficiary|group)"
-            r"[\s_-]*(?:id|number|num|no\.?|#)" + _SEP + r"))"
-            r"(?=[A-Z0-9-]*\d{3})[A-Z0-9][A-Z0-9-]{5,19}\b",
+            labelled(r"(?:member|subscriber|policy|insurance|medicaid|medicare|plan|beneficiary|group)"
+                     r"[\s_-]*(?:id|number|num|no\.?|#)",
+                     r"(?=[A-Z0-9-]*\d{3})[A-Z0-9][A-Z0-9-]{5,19}\b"),
             0.85,
         ),
     ]
@@ -116,8 +116,8 @@ class DateOfBirthRecognizer(CasedPatternRecognizer):
     PATTERNS = [
         Pattern(
             "dob labelled",
-            r"(?i:(?<=\b(?:dob|d\.o\.b\.?|date[\s_-]*of[\s_-]*birth|birth[\s_-]*date|birthdate|birthday|"
-            r"born(?:\s+on)?)" + _SEP + r"))" + DATE_VALUE + r"\b(?![ T]?\d{1,2}:\d{2})",  # no time of day
+            labelled(r"dob|d\.o\.b\.?|date[\s_-]*of[\s_-]*birth|birth[\s_-]*date|birthdate|birthday|born(?:\s+on)?",
+                     DATE_VALUE + r"\b(?![ T]?\d{1,2}:\d{2})"),  # no time of day: a timestamp
             0.85,
         ),
     ]
@@ -177,6 +177,8 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
         "international street address after an abbreviation": lambda t: "." in t and _ABBREV_GATE.search(t) is not None,
         "international number-first address": lambda t: _POSTCODE_GATE.search(t) is not None,
         "international street address": lambda t: _POSTCODE_GATE.search(t) is not None,
+        "military address": lambda t: "PO" in t,  # APO, FPO, DPO
+        "po box": lambda t: "Box" in t,
     }
     CONTEXT = ["address", "street", "home", "lives", "live", "ship", "mailing", "residence", "direccion", "dirección",
                "adresse", "adres", "adress", "adresa", "anschrift", "indirizzo", "endereco", "endereço", "domicilio",

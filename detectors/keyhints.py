@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
+import regex
+
 from detectors.entities import SECRETS
 from detectors.healthcare import DATE_VALUE, MILITARY_ADDRESS, PO_BOX
 from detectors.secrets_context import entity_for_normalized_key, secret_value_ok
@@ -46,9 +48,12 @@ DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
                    "authorization", "jwt", "bearer"),
 }
 
-_NAME_WORD = r"[A-Z][a-zA-Z'\u00C0-\u024F-]*\.?"
+# A name word of any script: a capital and letters (`Łachacz`, `Ó Bric`, `Nguyễn`, `D'Angelo`), or a run of
+# letters of a script without case (`عماد`, `凤英`, `김`); lower-case particles between (`van der Leek`).
+_NAME_WORD = r"(?:\p{Lu}[\p{L}\p{M}'\u2019-]*\.?|[\p{Lo}\p{M}]+(?:[-'\u2019][\p{Lo}\p{M}]+)*)"
+_PARTICLE = r"(?:van|von|de|der|den|la|le|las|los|da|di|del|della|dos|das|du|bin|binti|bint|ibn|al|el|ben|ter|ten|zu|af|av)"
 _SHAPES: dict[str, re.Pattern[str]] = {
-    "PERSON": re.compile(rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}}"),
+    "PERSON": regex.compile(rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{0,3}}"),
     "DATE_OF_BIRTH": re.compile(DATE_VALUE.replace("(?:", "(?:", 1)),
     "US_SSN": re.compile(r"\d{3}[- ]?\d{2}[- ]?\d{4}"),
     # any national or international number: 7-15 digits with the usual separators

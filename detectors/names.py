@@ -12,12 +12,15 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import regex
+
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
 from detectors.health import load_terms
 from detectors.noise import NOT_PEOPLE, STREET_WORDS, is_common_word
 
-_WORD = r"[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
+# a capitalised name word; Gaelic and Italian prefixes carry a second capital (`McKay`, `MacDonald`, `O'Brien`)
+_WORD = r"(?:Mc|Mac|O'|O\u2019|D'|D\u2019)?[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
 # a lookahead, so that every capitalised word is tried as a first name: `Patient Jane Doe`
 _FULL = re.compile(rf"(?=\b({_WORD})(?:\s+[A-Z]\.)?\s+({_WORD})(?:\s+({_WORD}))?\b)")
 _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
@@ -25,13 +28,31 @@ _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
 _PARTICLES = r"(?:van\s+der|van\s+den|van\s+de|de\s+la|de\s+los|de\s+las|van|von|der|de|del|della|di|da|dos|das|du|" \
              r"le|la|bin|binti|bint|ibn|al|el|ben|ter|ten|zu|af|av)"
 # a greeting before a known first name, and the surname after it: `Hi Victor, ...`, `Dear Tomasz Wiśniewski,`
-_GREETED = re.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+({_WORD})"
-                      rf"(?:\s+((?:{_PARTICLES}\s+)?{_WORD}))?\b")
+# (there a name of any script follows: `Hi Étienne,`, `Dear 陽一`, `my name is Şendoğan Yılmaz`)
+_ANY_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'\u2019]\p{Lu}?[\p{Ll}\p{M}]+)?|[\p{Lo}\p{M}]+)"
+_GREETED = regex.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+({_ANY_WORD})"
+                         rf"(?:\s+((?:{_PARTICLES}\s+)?{_ANY_WORD}))?\b")
+# a name addressed: followed by a comma, `!` or the end (`Hi Adeolu, your visit...`), not `Hi Team members`
+_ADDRESSED = re.compile(r"\s*(?:[,!:]|$)")
 # a self-introduction names whoever follows, in the lists or not: `my name is Dan`, `I'm Oluwaseun Adeyemi`,
 # `this is Pieter van der Berg`
-_INTRODUCED = re.compile(rf"(?i:(?<![\w])(?:my\s+name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is))\s+"
-                         rf"({_WORD}(?:\s+(?-i:{_PARTICLES}\s+)?{_WORD})?)\b")
+_INTRODUCED = regex.compile(rf"(?i:(?<![\w])(?:my\s+name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is))\s+"
+                            rf"({_ANY_WORD}(?:\s+(?-i:{_PARTICLES}\s+)?{_ANY_WORD})?)\b")
 _WITH_PARTICLE = re.compile(rf"(?=(?<![\w])({_WORD})(?:\s+{_WORD})?\s+(?P<particle>{_PARTICLES})\s+({_WORD})\b)")
+# Literals each of the rarer patterns needs, tested before it runs: a pattern that starts with a
+# look-ahead is tried at every position of the text (25-60 us a log line each, and almost never a match).
+_TITLE_WORDS = ("Dr", "Mr", "Ms", "Mx", "Prof")
+_GREETING_WORDS = ("Hi", "Hello", "Hey", "Dear", "Thank")
+_INTRODUCTION_WORDS = ("name", "am", "i'm", "call", "this")  # in the lower-cased text
+_PARTICLE_FIRST_WORDS = frozenset(p.split("\\s+")[0] for p in _PARTICLES[3:-1].split("|"))
+_GATES = {
+    "titled": lambda text, low: any(w in text for w in _TITLE_WORDS),
+    "greeted": lambda text, low: any(w in text for w in _GREETING_WORDS),
+    # a particle is a word of its own (whitespace on both sides): one of the text's split words
+    "with_particle": lambda text, low: not _PARTICLE_FIRST_WORDS.isdisjoint(text.split()),
+    # caseless matching folds some non-ASCII letters into ASCII ones (`ſ` into `s`): those texts always run it
+    "introduced": lambda text, low: not text.isascii() or any(w in low for w in _INTRODUCTION_WORDS),
+}
 # particles of family names that place names do not use
 _PERSONAL_PARTICLES = frozenset({"van", "von", "bin", "binti", "bint", "ibn", "ben", "ter", "ten", "zu"})
 # capitalised particles, read as the middle word of `Given Particle Surname`
@@ -52,7 +73,8 @@ _PERSON_AFTER = (r"(?:is|was|has|had|called|calls|asked|asks|said|says|wrote|wri
                  r"canceled|confirmed|\(patient\)|'s)")
 # Checked on the pairs the gazetteer's own pass finds: one anchored look at the word before a pair and the
 # characters after it (a scan for the context words everywhere cost as much as all the other name rules).
-_BEFORE_PAIR = re.compile(r"([A-Za-z]{1,12})\.?[,:]?\s{1,4}$")  # the word before: one anchored, bounded match
+# the word before (`with Jane`, `Regards, Jane`, a log's `patient=Jane`): one anchored, bounded match
+_BEFORE_PAIR = re.compile(r"([A-Za-z]{1,12})\.?(?:[,:]?\s{1,4}|[:=]\s{0,4})$")
 _AFTER_PAIR = re.compile(rf"\s{{0,4}}(?i:{_PERSON_AFTER})\b|'s\b")
 
 
@@ -97,6 +119,12 @@ def _person_word_before(text: str, start: int) -> bool:
     if not m or (m.start(1) == 0 and lo > 0 and text[lo - 1].isalpha()):
         return False  # no word, or one that runs on before the window
     return m.group(1).lower() in _PERSON_BEFORE
+
+
+def _unlisted_given(word: str) -> bool:
+    """A given name no list holds: a word of a script without case (`京助`, `داهي`), or a capitalised
+    word no dictionary knows (`Adeolu`, `Thabisile`)."""
+    return not word[:1].isupper() or _unknown_name_word(word)
 
 
 def _unknown_name_word(word: str) -> bool:
@@ -159,14 +187,23 @@ class NameGazetteerRecognizer(LocalRecognizer):
                        and third.lower() not in NOT_PEOPLE else m.end(2))
                 out.append(self._result(m.start(1), end, "first name and surname"))
                 covered = end
-        for m in _TITLED.finditer(text):
+        low = text.lower()
+        titled = _TITLED.finditer(text) if _GATES["titled"](text, low) else ()
+        greeted = _GREETED.finditer(text) if _GATES["greeted"](text, low) else ()
+        with_particle = _WITH_PARTICLE.finditer(text) if _GATES["with_particle"](text, low) else ()
+        introduced = _INTRODUCED.finditer(text) if _GATES["introduced"](text, low) else ()
+        for m in titled:
             if m.group(1) in last and m.group(1).lower() not in NOT_PEOPLE:
                 out.append(self._result(m.start(1), m.end(1), "surname after a title"))
-        for m in _GREETED.finditer(text):
-            if known_first(m.group(1), first) and m.group(1).lower() not in NOT_PEOPLE:
+        for m in greeted:
+            given = m.group(1)
+            if given.lower() in NOT_PEOPLE:
+                continue
+            # a given name the lists know, or one they do not hold when the greeting addresses it
+            if known_first(given, first) or (_unlisted_given(given) and _ADDRESSED.match(text, m.end(2) if m.group(2) else m.end(1))):
                 end = m.end(2) if m.group(2) and _surname_ok(m.group(2), first, last) else m.end(1)
                 out.append(self._result(m.start(1), end, "first name after a greeting"))
-        for m in _WITH_PARTICLE.finditer(text):
+        for m in with_particle:
             given, family = m.group(1), m.group(3)
             if family.lower() in NOT_PEOPLE or given.lower() in NOT_PEOPLE:
                 continue
@@ -176,7 +213,7 @@ class NameGazetteerRecognizer(LocalRecognizer):
                                              and not is_common_word(given)
                                              and (known_last(family, last) or _unlisted_surname(family))):
                 out.append(self._result(m.start(1), m.end(3), "given name, surname particle and surname"))
-        for m in _INTRODUCED.finditer(text):
+        for m in introduced:
             words = m.group(1).split()
             if _GLUED_TOKEN.match(text, m.end(1)):
                 continue  # `Name: Trojan:Win32/Wacatac`, `name: Foo.dll`: the head of a machine token, no name

@@ -67,19 +67,21 @@ class TriggerSet:
     def hits(self, text: str) -> set[str]:
         found: set[str] = set()
         if self._db is not None:
-            names = self.names
-
-            def on_match(pid: int, _from: int, _to: int, _flags: int, _ctx: object) -> None:
-                found.add(names[pid])
-
+            ids: list[int] = []
             try:
-                self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match)
+                self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=_collect_id, context=ids)
             except Exception:  # invalid UTF-8 from lone surrogates: be safe, run everything
                 return set(self.names)
+            names = self.names
+            found = {names[i] for i in ids}
         for name, rx in self._fallback:
             if rx.search(text):
                 found.add(name)
         return found
+
+
+def _collect_id(pid: int, _from: int, _to: int, _flags: int, ids: list[int]) -> None:
+    ids.append(pid)
 
 
 class SpanFinder:

@@ -69,14 +69,17 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
         r"|celular|m[oó]vil|portable|reminder|\btext\s+(?:me|us|at|to|\+?\d))")),
     "NanpPhoneRecognizer": (NanpPhoneRecognizer, re.compile(r"\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}")),
     "CardNumberRecognizer": (CardNumberRecognizer, re.compile(r"(?i:card|cc|pan|visa|mastercard|amex|discover|jcb|maestro)")),
-    "UsSsnRecognizer": (LeanSsnRecognizer, re.compile(r"\d{3}[- .]?\d{2}[- .]?\d{4}")),
+    # each pattern's number stands apart from other digits (a 13-digit epoch holds nine of them): Presidio's
+    # have `\b` around it; after a label (`ssn078051121`) a letter or a separator comes before it
+    "UsSsnRecognizer": (LeanSsnRecognizer, re.compile(r"(?:^|[^0-9])\d{3}[- .]?\d{2}[- .]?\d{4}\b", re.M)),
     "CreditCardRecognizer": (LeanCreditCardRecognizer, re.compile(r"\d{4}[- ]?\d{4}[- ]?\d{4}|\d{4}[- ]\d{6}[- ]\d{4}")),
     "IpRecognizer": (LeanIpRecognizer, re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{0,4}::[0-9A-Fa-f]|[0-9A-Fa-f]{1,4}::"
                                                    r"|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")),
     "MedicalRecordNumberRecognizer": (MedicalRecordNumberRecognizer,
                                       re.compile(r"(?i:mrn|record|patient|chart)")),
-    "DeaNumberRecognizer": (DeaNumberRecognizer, re.compile(r"[A-Z][A-Z9]\d{7}")),
-    "NpiRecognizer": (NpiRecognizer, re.compile(r"[12]\d{9}|[12]\d{3}[- ]\d{3}[- ]\d{3}")),
+    # both patterns end the number at a word boundary (`XKH366186631`, a member id, holds no DEA number)
+    "DeaNumberRecognizer": (DeaNumberRecognizer, re.compile(r"[A-Z][A-Z9]\d{7}\b")),
+    "NpiRecognizer": (NpiRecognizer, re.compile(r"[12]\d{9}\b|[12]\d{3}[- ]\d{3}[- ]\d{3}")),
     "HealthPlanIdRecognizer": (HealthPlanIdRecognizer,
                                re.compile(r"(?i:member|subscriber|policy|insurance|medica[ir]e?|plan|beneficiary|group)"
                                           r"|\b[1-9][A-Za-z][A-Za-z0-9]\d")),
@@ -90,11 +93,14 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "PrivateKeyRecognizer": (PrivateKeyRecognizer, re.compile(r"-----BEGIN")),
     "MedicalConditionDictionary": (condition_recognizer, dictionary_trigger("conditions.txt")),
     "MedicationDictionary": (medication_recognizer, dictionary_trigger("medications.txt")),
-    "Icd10Recognizer": (Icd10Recognizer, re.compile(r"[A-TV-Z]\d[0-9AB]")),
+    # a code starts a word in each pattern (after a label, a separator comes before it): not `XKH366186631`
+    "Icd10Recognizer": (Icd10Recognizer, re.compile(r"\b[A-TV-Z]\d[0-9AB]")),
     "NameGazetteerRecognizer": (NameGazetteerRecognizer, re.compile(
         # the accented letters as characters (not a raw string): Hyperscan takes them, not `\\u` escapes
         "[A-Z][a-z\u00C0-\u024F]+" r"\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]"
-        r"|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+[A-Z]")),
+        # a greeting or a self-introduction before a name of any script (`Hi Étienne`, `my name is 陽一`)
+        r"|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+(?:[A-Z]|[^\x00-\x7f])"
+        r"|(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+(?:[A-Z]|[^\x00-\x7f])")),
 }
 
 # What runs on `machine` fields (hosts, user agents, ids): values with no free text in them.

@@ -46,6 +46,9 @@ _SCHEME = re.compile(r"(?i:(bearer|basic|token|api-token|digest)[ \t]{1,4})")
 # `accessKeyId=AKIA...`: another pair as the value, checked where the value starts (bounded, before the
 # value is read: `token=token=token=...` must not read 4 KB per word); base64 padding (`...cQ==`) is no pair
 _NESTED_PAIR = re.compile(r"[A-Za-z_]\w{0,40}=(?![=\s\"'`;,()<>\[\]{}&|\\]|$)")
+# what a token value is not: a word or identifier, a number, a timestamp; a dotted name (`process.env.TOKEN`)
+_WORD_NUMBER_OR_TIME = re.compile(r"[A-Za-z_.-]+|\d+|[\d.:TZ+-]+")
+_DOTTED_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+(?:\(\)|@[0-9a-f]{1,16})?")
 _UNQUOTED = re.compile(r"[^\s\"'`;,()<>\[\]{}&|\\]{1,%d}" % _MAX_VALUE)
 
 _PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "pw", "passwords"})
@@ -121,9 +124,9 @@ def token_value_ok(value: str) -> bool:
         return False
     if is_placeholder(value) or looks_fake(value) or is_time_uuid(value) or has_repeated_block(value):
         return False
-    if re.fullmatch(r"[A-Za-z_.-]+|\d+|[\d.:TZ+-]+", value) or value.startswith(("http:", "https:", "/", "-----")):
+    if _WORD_NUMBER_OR_TIME.fullmatch(value) or value.startswith(("http:", "https:", "/", "-----")):
         return False  # a word or identifier, a number, a timestamp, a URL, a PEM block (its own recognizer)
-    if re.fullmatch(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+(?:\(\)|@[0-9a-f]{1,16})?", value):
+    if _DOTTED_IDENTIFIER.fullmatch(value):
         return False  # process.env.TOKEN, settings.SECRET_KEY, a Java object `android.os.BinderProxy@2bd79ce`
     return shannon_entropy(value) >= min_entropy_for(len(value))
 

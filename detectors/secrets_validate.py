@@ -33,6 +33,8 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-([0-9a-fA-F])[0-9a-fA-F]{3}-[
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+_NAME_LIKE = re.compile(r"[a-z]+(?:[_-][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z]+(?:_[A-Z]+)+")  # `user_password`
+
 def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
@@ -107,7 +109,7 @@ def plausible_password(value: str) -> bool:
         return False
     if v.startswith(("/", "~", "./", "$", "%", "{", "<", "[")) or _DOTTED_NAME.fullmatch(v):
         return False
-    if re.fullmatch(r"[a-z]+(?:[_-][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z]+(?:_[A-Z]+)+", v):
+    if _NAME_LIKE.fullmatch(v):
         return False  # `user_password`, `newPassword`, `DB_PASSWORD`: a name, not a value
     return shannon_entropy(v) >= 2.0
 

@@ -35,3 +35,25 @@ def test_range_origins_keep_true_line_numbers(engine, tmp_path):
     rows = con.execute("SELECT event_id, origin FROM findings").fetchall()
     assert len(rows) == 300
     assert all(origin == f"{src}:{int(eid[1:]) + 1}" for eid, origin in rows)
+
+
+
+def test_workers_are_forked_without_loading_the_model_no_text_needs(config, tmp_path):
+    """Before forking, the parent prepares patterns and word lists, not spaCy: machine logs never need it."""
+    import json
+
+    from connectors.files import split_lines_file
+    from pipeline.engine.fingerprint import Fingerprinter
+    from pipeline.engine.scanner import ScanEngine
+
+    engine = ScanEngine(config, Fingerprinter(b"test-key-not-secret"))  # its own: no other test loaded its model
+    before = dict(engine.analyzer.stats)
+    engine.analyzer.prepare()
+    assert engine.analyzer.stats == before and not engine.analyzer._cache  # nothing counted or kept
+    src = tmp_path / "d.ndjson"
+    rec = {"id": "x", "deploymentId": "d", "source": "lambda", "projectId": "p", "message": "GET /api/health 200 in 3ms"}
+    src.write_text("".join(json.dumps(dict(rec, id=f"e{i}")) + "\n" for i in range(24_000)))  # 2.8 MB
+    assert len(split_lines_file(src, 1 << 20)) > 1  # units for two workers (a range is at least 1 MB)
+    summary = scan_paths([src], tmp_path / "o", engine=engine, workers=2, unit_bytes=1 << 20)
+    assert summary.events == 24_000
+    assert not engine.analyzer.model_loaded

@@ -92,3 +92,23 @@ def test_a_detector_crash_quarantines_only_its_document(engine, monkeypatch):
     assert [o.quarantined for o in outs] == [False, True, False]
     assert outs[1].reason == "scan error (RuntimeError)"
     assert all(b"patient@example.org" not in o.clean for o in (outs[0], outs[2]))
+
+
+
+def test_a_route_repeated_in_a_batch_is_templated_in_every_event_even_after_a_rolled_back_one():
+    """Label pieces are remembered for the batch: every event with the route gets it templated, and an
+    event that fails a limit while its labels are submitted (its origin decodes to too many views) is
+    rolled back leaving nothing remembered that points at the views it dropped."""
+    config = Config.model_validate({"detection": {"max_views_per_field": 8}})
+    engine = ScanEngine(config, Fingerprinter(KEY))
+    shared = "/api/users/kim.lee@example.org/notes"
+    many_pairs = "&".join(f"k{i}=v{i}" for i in range(40))  # more decoded views than the limit
+    evs = [Event("vercel", "e0", many_pairs, {"message": "ok"}, route=shared),
+           Event("vercel", "e1", "t:1", {"message": "patient mrn 00000001"}, route=shared),
+           *(Event("vercel", f"e{i}", f"t:{i}", {"message": f"patient mrn {i:08d}"}, route=shared)
+             for i in range(2, 6))]
+    result = engine.scan(evs)
+    assert len(result.bad) == 1 and "decoded views" in result.bad[0].reason
+    routes = {f.event_id: f.route for f in result.findings}
+    assert set(routes) == {"e1", "e2", "e3", "e4", "e5"}
+    assert all("@" not in r and "[EMAIL_ADDRESS]" in r for r in routes.values()), routes

@@ -271,3 +271,34 @@ def test_chunks_join_back_and_stay_bounded(text):
     assert all(len(p) <= 20_000 for p in pieces)
     if "\n" in text:
         assert all(p.endswith("\n") for p in pieces[:-1])  # cut after a line end where there is one
+
+
+# repeated units that make backtracking patterns work hardest: digit and word runs, separators, labels, shapes
+_HARD_UNITS = ["a", "1", "a.", "1 ", "1-", "Aa ", "a@", "1.", "A", "a-", "1:", "a:", "Ab ", "12 ", "dob ", "mrn 1",
+               "ssn 1", "a_", "A1", "1 Main St ", "Ab Cd, ", "x@a.", "::", "1.1.", "card 1 ", "%", "\t1", "Flat 1, "]
+
+
+def test_patterns_run_without_a_timeout_only_where_no_text_can_be_slow():
+    """Under REGEX_TIMEOUT_MIN_CHARS a pattern runs unguarded: its worst text there must still be quick.
+
+    Each pattern of each recognizer meets texts of the hardest repeated units just under the limit;
+    the slowest seen while writing this took about 1 ms. A pattern that backtracks badly on short
+    texts must not join the unguarded path (raise the limit's guard for it, or fix the pattern).
+    """
+    import detectors.registry as registry
+    from detectors.base import REGEX_TIMEOUT_MIN_CHARS, LeanAnalyzeMixin
+
+    n = REGEX_TIMEOUT_MIN_CHARS - 1
+    slowest = (0.0, "")
+    for cls in vars(registry).values():
+        if not (isinstance(cls, type) and issubclass(cls, LeanAnalyzeMixin)):
+            continue
+        for pattern, rx, _ in cls()._compiled_patterns():
+            for unit in _HARD_UNITS:
+                text = (unit * (n // len(unit) + 1))[:n]
+                for variant in (text, text[:-1] + "!", "x" + text[:-1]):
+                    started = time.process_time()
+                    for _ in rx.finditer(variant):
+                        pass
+                    slowest = max(slowest, (time.process_time() - started, f"{cls.__name__}:{pattern.name}:{unit!r}"))
+    assert slowest[0] < 0.05, slowest  # ~1 ms measured; 50x for a loaded CI machine

@@ -30,6 +30,8 @@ _SECRETS = frozenset({"API_KEY", "AUTH_TOKEN", "CREDENTIAL", "PRIVATE_KEY"})
 _DIGIT_TYPES = frozenset({"US_SSN", "CREDIT_CARD", "PHONE_NUMBER", "US_NPI"})
 
 
+_ALNUM = re.compile(r"[A-Za-z0-9]")
+
 def resolve_key(configured: str | None, out_dir: Path | None) -> bytes:
     """The fingerprint key: env var, then config, then a 0600 key file under `out_dir`.
 
@@ -158,7 +160,7 @@ def preview(entity_type: str, value: str, limit: int = 40) -> str:
         parts = value.split(sep)
         out = sep.join([parts[0]] + ["*" for _ in parts[1:]])
     elif entity_type == "DATE_OF_BIRTH":
-        out = re.sub(r"[A-Za-z0-9]", "*", value)
+        out = _ALNUM.sub("*", value)
     elif entity_type in _SECRETS:
         head = value[:4] if len(value) >= 20 else ""
         out = f"{head}…[{len(value)} chars]"

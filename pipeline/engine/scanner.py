@@ -53,7 +53,7 @@ class ScanResult:
     bad_events: list[int] = field(default_factory=list)  # for each of `bad`, the event's place in the batch
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see VALUE in core/model.py
 class Hit:
     """A finding of one leaf value, independent of the event: safe to cache (no raw value)."""
 
@@ -186,17 +186,30 @@ class ScanEngine:
         position-derived ids repeats and is analyzed once. Returns column -> [(digest or None, piece)].
         """
         out = {}
+        fresh = {}
         for column, text in (("route", event.route), ("event_id", event.event_id), ("origin", event.origin),
                              ("project", event.project)):
-            if not text or is_machine_value(text):
+            if not text:
                 continue
-            if column == "route":
-                pieces = text.split("/")
-            else:
-                cut = _POSITION.search(text, max(0, len(text) - 40))  # bounded: the regex stays linear
-                pieces = [text[:cut.start()], text[cut.start():]] if cut else [text]
-            out[column] = [(self._submit(batch, "full", column, p) if p and not is_machine_value(p) else None, p)
-                           for p in pieces]
+            known = batch.labels.get((column, text))
+            if known is not None:  # the batch's events share files, projects and routes: pieces once a batch
+                if known:
+                    out[column] = known
+                continue
+            pieces_out = []
+            if not is_machine_value(text):
+                if column == "route":
+                    pieces = text.split("/")
+                else:
+                    cut = _POSITION.search(text, max(0, len(text) - 40))  # bounded: the regex stays linear
+                    pieces = [text[:cut.start()], text[cut.start():]] if cut else [text]
+                pieces_out = [(self._submit(batch, "full", column, p) if p and not is_machine_value(p) else None, p)
+                              for p in pieces]
+                out[column] = pieces_out
+            fresh[(column, text)] = pieces_out
+        # remembered once the whole event was submitted: an event that fails a limit is rolled back
+        # and leaves nothing here that points at views it no longer queues
+        batch.labels.update(fresh)
         return out
 
     def _safe_event(self, event: Event, labels: dict[str, list[tuple[bytes | None, str]]], batch: _Batch) -> Event:
@@ -290,7 +303,9 @@ class ScanEngine:
             placed.append((ei, leaf.path, leaf.is_key, digest))
 
     def _allowed_value(self, value: str) -> bool:
-        return value.casefold() in self.allow_values or any(r.fullmatch(value) for r in self.allow_regexes)
+        if self.allow_values and value.casefold() in self.allow_values:
+            return True
+        return bool(self.allow_regexes) and any(r.fullmatch(value) for r in self.allow_regexes)
 
     def _allowed_path(self, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, p) for p in self.allow_paths)
@@ -308,6 +323,8 @@ class _Batch:
     fresh: dict[bytes, list[View]] = field(default_factory=dict)
     tasks: list[Task] = field(default_factory=list)
     owners: list[tuple[bytes, View]] = field(default_factory=list)
+    # (column, text) -> its pieces and their digests, for the batch's life only (it holds raw texts, as `fresh`)
+    labels: dict[tuple[str, str], list[tuple[bytes | None, str]]] = field(default_factory=dict)
 
     def analyzed(self) -> None:
         """The queued views have their hits: start a fresh queue (a second pass may follow)."""
@@ -336,7 +353,6 @@ def _all_json(text: str) -> bool:
 
 
 def _leaf_digest(profile: str, key: str | None, text: str) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{profile}\x00{key or ''}\x00".encode("utf-8", "surrogatepass"))
-    h.update(text.encode("utf-8", "surrogatepass"))
-    return h.digest()
+    # collision-resistant (a crafted collision would hand a value another one's hits); one call: ~1 us
+    return hashlib.blake2b(f"{profile}\x00{key or ''}\x00{text}".encode("utf-8", "surrogatepass"),
+                           digest_size=16).digest()

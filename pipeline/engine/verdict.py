@@ -29,7 +29,7 @@ DEFAULT_HEALTH_ROUTES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # one an event: not frozen (see VALUE in core/model.py)
 class Verdict:
     phi: bool
     reasons: tuple[str, ...]

@@ -41,7 +41,7 @@ _KV = re.compile(
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see VALUE in core/model.py
 class View:
     """A text for detectors plus the map from its characters to raw-string spans.
 

@@ -184,11 +184,14 @@ class Runtime:
         self.store.write_errors(done.bad, batch_key)
         self.store.write_coverage(dict(coverage(done.events) + done.covered), batch_key)
 
-    def warm(self) -> None:
-        """Load what loads lazily (the spaCy model) now: services answer their first request at full
-        speed, and forked workers share one copy. A batch scan skips this and loads the model only if a
-        text needs NER."""
-        self.engine.analyzer.load_model()
+    def warm(self, model: bool = True) -> None:
+        """Load what loads lazily now (patterns, word lists and, with `model`, the spaCy model): services
+        answer their first request at full speed, and forked workers share one copy. A batch scan loads
+        the model only where a text needs NER (`model=False` before forking: each worker then loads it
+        itself if its texts need it, in parallel, instead of the parent for all of them before they start)."""
+        self.engine.analyzer.prepare()
+        if model:
+            self.engine.analyzer.load_model()
 
     def refresh_catalog(self) -> Path | None:
         if self.store is None:

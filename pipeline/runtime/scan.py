@@ -355,7 +355,7 @@ class LocalExecutor:
             for unit in units:
                 yield scan_unit(unit, runtime, on_progress)
             return
-        runtime.warm()  # loaded once before the fork: the workers share it copy-on-write
+        runtime.warm(model=False)  # patterns and word lists once before the fork: the workers share them
         _WORKER.update(runtime=runtime)
         try:
             ctx = multiprocessing.get_context("fork")

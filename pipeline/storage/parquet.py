@@ -19,6 +19,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timezone
+from operator import attrgetter
 from pathlib import Path
 
 import pyarrow as pa
@@ -73,6 +74,15 @@ def _safe(part: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in part) or "unknown"
 
 
+def _columns(rows: Sequence, names: Sequence[str]) -> dict[str, list]:
+    """Column lists of `names` from row objects: one attrgetter call a row, not one getattr a cell."""
+    if not rows:
+        return {name: [] for name in names}
+    get = attrgetter(*names)
+    cells = map(get, rows) if len(names) > 1 else ((get(r),) for r in rows)
+    return dict(zip(names, map(list, zip(*cells))))
+
+
 def write_atomic(table: pa.Table, path: Path) -> None:
     """Write `table` to `path` so that it appears whole or not at all, durably."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,8 +113,7 @@ class ParquetStore:
         for f in findings:
             groups[(f.source, _day(f.event_time, f.scanned_at or now))].append(f)
         for (source, day), rows in groups.items():
-            cols = {name: [getattr(f, name) for f in rows] for name in FINDINGS_SCHEMA.names}
-            table = pa.table(cols, schema=FINDINGS_SCHEMA)
+            table = pa.table(_columns(rows, FINDINGS_SCHEMA.names), schema=FINDINGS_SCHEMA)
             write_atomic(table, self.root / "findings" / f"source={_safe(source)}" / f"date={day}" / f"part-{key}.parquet")
         return len(findings)
 
@@ -114,7 +123,7 @@ class ParquetStore:
         for ev in flagged:
             groups[(ev.source, _day(ev.event_time, ev.scanned_at))].append(ev)
         for (source, day), rows in groups.items():
-            cols = {name: [getattr(r, name) for r in rows] for name in FLAGGED_SCHEMA.names}
+            cols = _columns(rows, FLAGGED_SCHEMA.names)
             cols["entity_types"] = [list(r.entity_types) for r in rows]
             write_atomic(pa.table(cols, schema=FLAGGED_SCHEMA),
                          self.root / "events" / f"source={_safe(source)}" / f"date={day}" / f"part-{key}.parquet")

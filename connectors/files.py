@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,8 +345,15 @@ def sniff_layout(path: Path) -> str:
         return "json" if start[1:].lstrip()[:1] in (b'"', b"}") else "text"
     if start[:1] == b"[":
         nxt = start[1:].lstrip()[:1]
-        return "json" if nxt and nxt in b'{["]-0123456789tfn' else "text"
+        if nxt and nxt in b'{["]':
+            return "json"
+        # `[1, 2]` is JSON; `[2018-10-17 12:04:41,718] INFO …` and `[10.30 16:49:06] …` are log lines
+        return "json" if _JSON_SCALAR_ITEM.match(start) else "text"
     return "text"
+
+
+# a top-level array whose first item is a number or literal, followed by `,` or `]`
+_JSON_SCALAR_ITEM = re.compile(rb"\[\s*(?:-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)\s*[,\]]")
 
 
 def read_text_lines(path: Path, source: str, *, max_record_bytes: int) -> Iterator[RawRecord | BadRecord]:

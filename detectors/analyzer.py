@@ -29,10 +29,13 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors.context import ContextSettings, enhance_using_context
 from detectors.entities import PRESIDIO_TO_CANONICAL
+from detectors.healthcare import BARE_CHECKSUM_SCORE
 from detectors.keyhints import KeyHintDetector
 from detectors.entities import SECRETS
 from detectors.names import name_sets
-from detectors.noise import NOT_PEOPLE, STREET_WORDS, plausible_card, plausible_ip, plausible_person, plausible_phone
+from detectors.noise import (NOT_PEOPLE, STREET_WORDS, among_number_fields, is_id_key, labelled_identifier,
+                            ner_person_out_of_place, plausible_address, plausible_card, plausible_ip, plausible_person,
+                            plausible_phone)
 from detectors.prefilter import TriggerSet
 from detectors.registry import MACHINE_RECOGNIZERS, NER_RECOGNIZER, TRIGGERS, build_recognizers, ner_recognizer
 from detectors.tokens import TokenArtifacts, artifacts as make_artifacts, text_artifacts
@@ -248,6 +251,13 @@ class PresidioAnalyzer:
         window, start, end = text[lo:r.end + NOISE_WINDOW], r.start - lo, r.end - lo
         if entity == "PERSON" and not plausible_person(window, start, end, key_is_name, raw_key):
             return False
+        if (entity == "PERSON" and not key_is_name and _recognizer(r) == NER_RECOGNIZER
+                and ner_person_out_of_place(window, start, end)):
+            return False
+        if (entity in _CHECKSUM_ONLY and r.score <= BARE_CHECKSUM_SCORE and not key_is_name
+                and ((raw_key and is_id_key(raw_key)) or labelled_identifier(window, start)
+                     or among_number_fields(window, start, end))):
+            return False  # a checksum alone, no label or context word: a record's id, or in a row of fields
         return _plausible(entity, window, start, end, raw_key, self.ip_public_only)
 
     @staticmethod
@@ -413,14 +423,24 @@ def _known_non_name(word: str) -> bool:
     return low in NOT_PEOPLE or low in STREET_WORDS or (low.endswith("s") and low[:-1] in NOT_PEOPLE)
 
 
+# identifiers that a checksum alone can report (at BARE_CHECKSUM_SCORE, with no label or context word)
+_CHECKSUM_ONLY = frozenset({"CREDIT_CARD", "US_NPI", "US_DEA"})
+
+
+def _recognizer(r: RecognizerResult) -> str | None:
+    return (r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
+
+
 def _plausible(entity: str, text: str, start: int, end: int, key: str | None = None,
                ip_public_only: bool = False) -> bool:
     if entity == "IP_ADDRESS":
         return plausible_ip(text, start, end, key, ip_public_only)
     if entity == "PHONE_NUMBER":
-        return plausible_phone(text, start, end)
+        return plausible_phone(text, start, end, key)
     if entity == "CREDIT_CARD":
         return plausible_card(text, start, end)
+    if entity == "STREET_ADDRESS":
+        return plausible_address(text, start, end)
     return True
 
 

@@ -217,9 +217,10 @@ _NATIONAL_REGIONS = (
     "FI", "PL", "GR", "TR", "IL", "JP", "KR", "CN", "PH", "ID", "TH", "VN", "MY", "SG", "NZ", "ZA", "NG", "KE",
     "EG", "BR", "AR", "MX", "CO", "PK", "BD", "SA", "AE", "UA", "RU",
 )
-# a run of 7-15 digits with the usual separators, optionally `+`/`00` led and with an extension
+# a run of 7-15 digits with the usual separators, optionally `+`/`00` led and with an extension; never the
+# date and hour of a timestamp (`2017-04-28 00:00:00`, `Jun 04 2011 21:59:52`: a time follows the digits)
 _PHONE_CANDIDATE = regex.compile(
-    r"(?<![\w+.\-/@])(?<!\d:)\+?\(?\d[\d\s().-]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w/@-])(?!\.\d)")
+    r"(?<![\w+.\-/@])(?<!\d:)\+?\(?\d[\d\s().-]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w/@-])(?![.:]\d)")
 # 3-2-4 groups are SSNs (`078-05-1120`), 2-2-4 and 4-2-2 groups dates: no country prints phones so
 _SSN_OR_DATE = regex.compile(r"\d{3}([-. ])\d{2}\1\d{4}|\d{1,2}([-./])\d{1,2}\2\d{2,4}|\d{4}([-./])\d{1,2}\3\d{1,2}")
 # the phone words that open the region search (the registry's trigger holds each of them): `text` only as a
@@ -250,6 +251,7 @@ _DECIMAL = regex.compile(r"\d+\.\d+")
 _EXTENSION = regex.compile(r"\s?(?:x|ext)")
 _EXTENSION_ANY_CASE = re.compile(r"(?i)\s?(?:x|ext)")
 _NOT_DIGIT = regex.compile(r"\D")
+_SINGLE_DIGIT_GROUP = regex.compile(r"(?<!\d)\d(?!\d)")
 
 
 class LogPhoneRecognizer(LocalRecognizer):
@@ -286,8 +288,8 @@ class LogPhoneRecognizer(LocalRecognizer):
             cand = m.group(0)
             main = _EXTENSION.split(cand, 1)[0]
             digits = len(_NOT_DIGIT.sub("", main))
-            if not 7 <= digits <= 15 or "  " in main:
-                continue
+            if not 7 <= digits <= 15 or "  " in main or len(_SINGLE_DIGIT_GROUP.findall(main)) > 1:
+                continue  # `1 2 3 4 5 6 7 8 9 10`: a row of counts; no region prints two one-digit groups
             if digits == 9 and SSN_LABEL_BEFORE.search(text, max(0, m.start() - 48), m.start()):
                 continue  # nine digits after an SSN label are the SSN recognizer's
             score = None
@@ -386,7 +388,7 @@ class NanpPhoneRecognizer(CasedPatternRecognizer):
     PATTERN_GATES = {"nanp bare": re.compile(r"\d{10}").search}  # ten digits in a row
     _PREFIX = r"(?:(?:\+?1|001)[\s.-]?)?"
     _EXT = r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?"
-    _END = r"(?![\w/-])(?!\.\d)"
+    _END = r"(?![\w/-])(?![.:]\d)"  # not the date and hour of a timestamp: `2017-04-28 00:00:00`
     PATTERNS = [
         Pattern("nanp parenthesised", r"(?<![\w+.-])" + _PREFIX + r"\(\d{3}\)[\s.-]?\d{3}[\s.-]?\d{4}" + _EXT + _END, 0.6),
         Pattern("nanp separated", r"(?<![\w+./-])(?:(?:\+?1|001)[\s.-])?\d{3}([-.])\d{3}\1\d{4}" + _EXT + _END, 0.55),

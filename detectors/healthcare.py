@@ -54,8 +54,9 @@ class DeaNumberRecognizer(CasedPatternRecognizer):
     PATTERNS = [
         Pattern("dea labelled", labelled(r"dea(?:[\s_-]*(?:number|no\.?|#|registration))?",
                                          r"[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b"), 0.85),
-        # without a label, only the checksum vouches for it: BARE_CHECKSUM_SCORE when it passes
-        Pattern("dea bare (checksum only)", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", BARE_CHECKSUM_SCORE),
+        # without a label, only the checksum vouches for it: BARE_CHECKSUM_SCORE when it passes; never a
+        # Microsoft knowledge-base article (`KB4466404`, in every Windows update and SQL Server log)
+        Pattern("dea bare (checksum only)", r"\b(?!KB)[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", BARE_CHECKSUM_SCORE),
     ]
     CONTEXT = ["dea", "prescriber", "registration", "controlled", "prescription"]
 
@@ -116,7 +117,7 @@ class DateOfBirthRecognizer(CasedPatternRecognizer):
         Pattern(
             "dob labelled",
             labelled(r"dob|d\.o\.b\.?|date[\s_-]*of[\s_-]*birth|birth[\s_-]*date|birthdate|birthday|born(?:\s+on)?",
-                     DATE_VALUE + r"\b"),
+                     DATE_VALUE + r"\b(?![ T]?\d{1,2}:\d{2})"),  # no time of day: a timestamp
             0.85,
         ),
     ]

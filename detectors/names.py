@@ -78,6 +78,10 @@ _BEFORE_PAIR = re.compile(r"([A-Za-z]{1,12})\.?(?:[,:]?\s{1,4}|[:=]\s{0,4})$")
 _AFTER_PAIR = re.compile(rf"\s{{0,4}}(?i:{_PERSON_AFTER})\b|'s\b")
 
 
+# what glues a word to the rest of a machine token: `Trojan:Win32/...`, `Setup.exe`, `Main/2`, `Host@x`
+_GLUED_TOKEN = re.compile(r"[:/\\@._=#][A-Za-z0-9]")
+
+
 @lru_cache(maxsize=None)
 def name_sets() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(load_terms("first_names.txt")), frozenset(load_terms("last_names.txt"))
@@ -211,6 +215,8 @@ class NameGazetteerRecognizer(LocalRecognizer):
                 out.append(self._result(m.start(1), m.end(3), "given name, surname particle and surname"))
         for m in introduced:
             words = m.group(1).split()
+            if _GLUED_TOKEN.match(text, m.end(1)):
+                continue  # `Name: Trojan:Win32/Wacatac`, `name: Foo.dll`: the head of a machine token, no name
             if words[0].lower() not in NOT_PEOPLE:
                 keep = words if len(words) == 1 or words[-1].lower() not in NOT_PEOPLE else words[:1]
                 end = m.start(1) + len(" ".join(keep)) if len(keep) == 1 else m.end(1)

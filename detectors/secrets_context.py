@@ -188,6 +188,30 @@ def _classify(words: list[str], text: str, vs: int, ve: int) -> tuple[str, int, 
     return (entity, vs, ve) if secret_value_ok(entity, value) else None
 
 
+_VALUE_OF_KEY = re.compile(r"[A-Za-z_][\w.-]{0,40}[ \t]?[=:][ \t]?[\"']?\Z")
+
+
+_OPERATOR_NEXT = re.compile(r"[\"']?[ \t]{0,2}(?:[=:]|\()")
+
+
+def _is_a_value(text: str, kstart: int, kend: int) -> bool:
+    """The word at `kstart` is written as the value of a key just before it (`method=password result=...`,
+    `auth_type: token`), not as a key of its own: no operator follows it (`db: password=...` is a key)."""
+    return (kstart > 0 and text[kstart - 1] in "=:\"' \t" and not _OPERATOR_NEXT.match(text, kend)
+            and _VALUE_OF_KEY.search(text, max(0, kstart - 48), kstart) is not None)
+
+
+_IDENTIFIER_WORD = re.compile(r"[a-z][a-z_]*")
+
+
+def _qualifier_pair(text: str, kstart: int, span: tuple[int, int]) -> bool:
+    """`pam_unix(passwd:chauthtok)`, `(sshd:auth)`: a service and a module named inside brackets, with no space
+    around the colon and a lower-case identifier after it, qualify a log line; nothing is assigned."""
+    vs, ve = span
+    return (kstart > 0 and text[kstart - 1] in "([" and text[vs - 1:vs] == ":" and text[ve:ve + 1] in (")", "]")
+            and _IDENTIFIER_WORD.fullmatch(text, vs, ve) is not None)
+
+
 @lru_cache(maxsize=1)
 def context_trigger() -> re.Pattern[str]:
     """Secret words and the vendor names of keyed formats: the registry's gate and the scanner's search."""
@@ -221,12 +245,14 @@ class ContextScanner:
                 kend += 1
             done_until = kend
             key = text[kstart:kend].lstrip("$@-.").rstrip(".-")
-            if not key:
-                continue
+            if not key or _is_a_value(text, kstart, kend):
+                continue  # `method=password result=failure`: the secret word is another key's value
             span = _value_after_key(text, kstart, kstart + len(text[kstart:kend].rstrip(".-")))
             if span is None:
                 continue
             done_until = max(done_until, span[1])  # a value is read once, even when it is refused
+            if _qualifier_pair(text, kstart, span):
+                continue
             words = key_words(key)
             if not words:
                 continue

@@ -311,9 +311,91 @@ def test_finds_beyond_us_shapes(engine, text, key, expected):
     ("Grace Period is over", None),
     ("node 11.3.244.8-node.38 started", None),  # V8's version, not an address
     ("release 4.2.2.0-rc1", None),
+    ("Oracle Database 19c Enterprise Edition Release 19.0.0.0.0 - Production", None),  # after `Release`
+    ("Process(9884.1) User(root) VRMF(9.1.0.0) Time(2026-10-11T08:39:30.731Z)", None),  # IBM MQ's version
+    ("IBM MQ system information: Version:- 9.4.0.20 (p940-020)", None),
+    ("Installation      :- /opt/mqm\nVersion           :- 9.1.0.0 (p910-L180709.TRIAL)", None),
+    ('"tls": {"serial": "5C:9C:E1:09:78:87:F8:07", "version": "TLS 1.2"}', None),  # a serial in colon-hex
+    # a timestamp's date and hour are no phone, whatever phone word the line holds (`call`)
+    ("call purge_stats(1, '2019-03-11 00:00:00');", None),
+    ("Mar 09 2014 07:41:33 FW-EDGE2 : %FW-6-302021: Teardown call for faddr outside/0", None),
+    # a checksum alone, in a row of numeric fields, is chance: an epoch as an NPI, counters as a card
+    ("20311 node-41 action start 1131746400 1 clusterAddMember (command 2201)", None),
+    ("7781 node-12 node psu 1131746700 1 Fan speeds ( 3552 3534 3375 4354 3515 3479 )", None),
+    ("Server Microsoft SQL Server 2019 (RTM-CU4) (KB4466404) - 15.0.4033.1 (X64)", None),  # a KB article
+    ("Installing security update KB4466404 for Windows", None),
+    ("modem attached: iccid 8901260882310583942 imei 356938035643809", None),  # IMEIs pass Luhn by design
+    ("tel 1 2 3 4 5 6 7 8 9 10 11 12", None),  # one-digit counts after a phone word are no phone
+    ("cluster born 2019-04-11 08:00:00 UTC", None),  # a timestamp's date is no birth date
+    # the digits of an identifier under an id-named key, in a field or a key=value line
+    ("0102043014", "logid"),
+    ("1245319599", "eventId"),
+    # the English NER model on another language's capitalised nouns, and on a span running into a label
+    ("AMQ7125I: Der Probezeitraum fuer dieses Exemplar von IBM MQ endet in 84 Tagen.", None),
+    ("Alle Aufgaben, die zur Festlegung der Installation erforderlich sind, wurden erledigt.", None),
+    ("Subject: Security ID: S-1-5-18 Account Domain: WORKGROUP Logon ID: 0x3E7 Logon Type: 5", None),
+    ("Network Configuration Detail\n Tunneling Timeout       40s\n Tunneling Ping          45s", None),
+    ("Max Retries reached for job 7", None),  # a given name before a word no surname list holds
+    ("Bill Payment service healthy", None),
+    ("Mark Sweep collector finished in 12ms", None),
+    # a `Name:` label before the head of a machine token
+    ("Defender has detected malware. Name: Trojan:Win32/Wacatac.B!ml ID: 2147735503 Severity: Severe", None),
+    # Cassandra's token ring: 19-digit numbers by the hundred, a few Luhn-valid by chance
+    ("localhost/127.0.0.1:[-9213409579976581007, 2283828190095512675, 526093410792433875, 2220336291482261989]"
+     .replace("localhost/127.0.0.1:", "ring:"), None),
+    # hundredths of a second and aligned columns are no house number and street
+    ("2026-07-08 05:42:11.30 Server      Common language runtime (CLR) functionality initialized.", None),
 ], ids=lambda v: str(v)[:30])
 def test_leaves_machine_text_alone(engine, text, key):
     assert not found(engine, text, key)
+
+
+@pytest.mark.parametrize("text,entity", [
+    ("charged 4111 1111 1111 1111 today", "CREDIT_CARD"),  # a printed value among words stays a bare finding
+    ("provider 1245319599", "US_NPI"),
+    ("1245319599", "US_NPI"),
+    ("prescriber AB1234563 signed", "US_DEA"),
+    ("NPI 1245319599 9 refills", "US_NPI"),  # a label vouches, numbers beside it or not
+    ("card 4111111111111111 12 27", "CREDIT_CARD"),
+    ("4111111111111111 12/27 123", "CREDIT_CARD"),  # a card beside its expiry is no row of counters
+])
+def test_checksummed_numbers_outside_numeric_rows_are_kept(engine, text, entity):
+    assert entity in {e for e, _ in found(engine, text)}
+
+
+def test_an_id_keys_digits_in_a_key_value_line_are_no_phone(engine):
+    from core.model import Event
+
+    line = 'date=2026-04-23 time=12:32:48 devname="fw3" logid="0101037124" type="event" subtype="vpn"'
+    findings = engine.scan([Event("lines", "l:1", "l:1", {"message": line})]).findings
+    assert not [f for f in findings if f.entity_type == "PHONE_NUMBER"]
+
+
+@pytest.mark.parametrize("text,key", [("0612345678", "callerid"), ("0612345678", "phone"),
+                                      ("logid=7 mobile=0612345678", None)])
+def test_phone_keys_ending_in_id_still_hold_phones(engine, text, key):
+    assert "PHONE_NUMBER" in {e for e, _ in found(engine, text, key)}
+
+
+@pytest.mark.parametrize("text,name", [
+    ("Name: Jane Doe DOB: 01/02/1980", "Jane Doe"),  # a known name before the next label
+    ("my name is Dan.", "Dan"),
+    ("Llamé a María García ayer por la tarde", "María García"),  # a known name in another language's prose
+    ("The caregiver, Aroha Ngata, will pick it up", "Aroha Ngata"),  # short English words are English
+    ("Jane Doe        jane.doe@example.org", "Jane Doe"),  # a known name in a table's name column
+    ("Yesterday Max Power has paid the invoice", "Max Power"),  # a given name and a word, where prose names a person
+    ("kernel: Linux Plug and Play Support v0.97 (c) Adam Belay", "Adam Belay"),  # an author's mark names one
+    ("Name: Thandiwe Nkosi Phone: 0612345678", "Thandiwe Nkosi"),  # a name label vouches before the next label
+])
+def test_names_next_to_labels_and_in_other_languages_are_kept(engine, text, name):
+    assert ("PERSON", name) in found(engine, text)
+
+
+def test_a_list_of_printed_cards_is_no_row_of_fields(engine):
+    text = "5105105105105100 5105-1051-0510-5100 5105 1051 0510 5100"
+    assert {v for e, v in found(engine, text) if e == "CREDIT_CARD"} == set(text.split(" ", 2)[:2]) | {text[37:]}
+    spaced = "4111 1111 1111 1111 5105 1051 0510 5100 4012 8888 8888 1881"  # one after another, one space apart
+    assert len([e for e, _ in found(engine, spaced) if e == "CREDIT_CARD"]) == 3
 
 
 def test_bare_checksummed_numbers_say_so_in_their_score(engine):

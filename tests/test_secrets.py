@@ -37,6 +37,8 @@ TRUE_CASES = [
     # context: every syntax, the value's span only
     ('{"client_secret": "Zq8vX2mK9pL4tR7w"}', "Zq8vX2mK9pL4tR7w"),
     ("stripe_token: 'u7Yt5Rk2Pq9Lm3Nx'", "u7Yt5Rk2Pq9Lm3Nx"),
+    ("login rejected (password:Xk9mQ2rTz7) for admin", "Xk9mQ2rTz7"),  # a value, not a module name, in brackets
+    ("db: password=Xk9mQ2rTz7 host=db1", "Xk9mQ2rTz7"),  # a key after another key's colon is still a key
     ('export GITHUB_TOKEN="a8Fk2Lq9Zx7Pm3Vb6Nc"', "a8Fk2Lq9Zx7Pm3Vb6Nc"),
     ('apiKey := "d474e067c56058f015fcea2bffcc91d5"', "d474e067c56058f015fcea2bffcc91d5"),
     ('var authToken string = "Qm9v7Kp2Xz4Lr8Tw"', "Qm9v7Kp2Xz4Lr8Tw"),
@@ -100,6 +102,12 @@ FALSE_CASES = [
     "credentials: accessKeyId=Zq8vX2mK9pL4tR7wYb3n",  # another pair as the value
     "Authorization: Basic " + base64.b64encode(b"no-colon-here").decode(),
     "password = somefakekey", "secret_key = 1234567890abcdef1234567890abcdef1234567890abcdefextra",
+    # a secret word as another key's value: `method=password` says how, `result=` is no password
+    "auth: method=password result=failure user=svc_backup",
+    "login type=token status=expired_session",
+    # PAM's service and module in brackets qualify a line: nothing is assigned
+    "sshd[4121]: pam_unix(passwd:chauthtok): password changed for maria",
+    "sudo: pam_unix(passwd:sessionopen) session opened",
 ]
 
 

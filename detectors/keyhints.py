@@ -16,6 +16,7 @@ import regex
 
 from detectors.entities import SECRETS
 from detectors.healthcare import DATE_VALUE, MILITARY_ADDRESS, PO_BOX
+from detectors.noise import NAME_PARTICLES
 from detectors.secrets_context import entity_for_normalized_key, secret_value_ok
 from core.model import Match
 
@@ -51,7 +52,7 @@ DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
 # A name word of any script: a capital and letters (`Łachacz`, `Ó Bric`, `Nguyễn`, `D'Angelo`), or a run of
 # letters of a script without case (`عماد`, `凤英`, `김`); lower-case particles between (`van der Leek`).
 _NAME_WORD = r"(?:\p{Lu}[\p{L}\p{M}'\u2019-]*\.?|[\p{Lo}\p{M}]+(?:[-'\u2019][\p{Lo}\p{M}]+)*)"
-_PARTICLE = r"(?:van|von|de|der|den|la|le|las|los|da|di|del|della|dos|das|du|bin|binti|bint|ibn|al|el|ben|ter|ten|zu|af|av)"
+_PARTICLE = "(?:" + "|".join(sorted(NAME_PARTICLES, key=lambda p: (-len(p), p))) + ")"
 _SHAPES: dict[str, re.Pattern[str]] = {
     "PERSON": regex.compile(rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{0,3}}"),
     "DATE_OF_BIRTH": re.compile(DATE_VALUE.replace("(?:", "(?:", 1)),

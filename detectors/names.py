@@ -17,7 +17,7 @@ import regex
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
 from detectors.health import load_terms
-from detectors.noise import NOT_PEOPLE, STREET_WORDS, is_common_word
+from detectors.noise import NAME_PARTICLES, NOT_PEOPLE, STREET_WORDS, is_common_word
 
 # a capitalised name word; Gaelic and Italian prefixes carry a second capital (`McKay`, `MacDonald`, `O'Brien`)
 _WORD = r"(?:Mc|Mac|O'|O\u2019|D'|D\u2019)?[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
@@ -44,14 +44,13 @@ _WITH_PARTICLE = re.compile(rf"(?=(?<![\w])({_WORD})(?:\s+{_WORD})?\s+(?P<partic
 _TITLE_WORDS = ("Dr", "Mr", "Ms", "Mx", "Prof")
 _GREETING_WORDS = ("Hi", "Hello", "Hey", "Dear", "Thank")
 _INTRODUCTION_WORDS = ("name", "am", "i'm", "call", "this")  # in the lower-cased text
-_PARTICLE_FIRST_WORDS = frozenset(p.split("\\s+")[0] for p in _PARTICLES[3:-1].split("|"))
 _GATES = {
-    "titled": lambda text, low: any(w in text for w in _TITLE_WORDS),
-    "greeted": lambda text, low: any(w in text for w in _GREETING_WORDS),
+    "titled": lambda text: any(w in text for w in _TITLE_WORDS),
+    "greeted": lambda text: any(w in text for w in _GREETING_WORDS),
     # a particle is a word of its own (whitespace on both sides): one of the text's split words
-    "with_particle": lambda text, low: not _PARTICLE_FIRST_WORDS.isdisjoint(text.split()),
+    "with_particle": lambda text: not NAME_PARTICLES.isdisjoint(text.split()),
     # caseless matching folds some non-ASCII letters into ASCII ones (`ſ` into `s`): those texts always run it
-    "introduced": lambda text, low: not text.isascii() or any(w in low for w in _INTRODUCTION_WORDS),
+    "introduced": lambda text: not text.isascii() or any(w in text.lower() for w in _INTRODUCTION_WORDS),
 }
 # particles of family names that place names do not use
 _PERSONAL_PARTICLES = frozenset({"van", "von", "bin", "binti", "bint", "ibn", "ben", "ter", "ten", "zu"})
@@ -187,11 +186,10 @@ class NameGazetteerRecognizer(LocalRecognizer):
                        and third.lower() not in NOT_PEOPLE else m.end(2))
                 out.append(self._result(m.start(1), end, "first name and surname"))
                 covered = end
-        low = text.lower()
-        titled = _TITLED.finditer(text) if _GATES["titled"](text, low) else ()
-        greeted = _GREETED.finditer(text) if _GATES["greeted"](text, low) else ()
-        with_particle = _WITH_PARTICLE.finditer(text) if _GATES["with_particle"](text, low) else ()
-        introduced = _INTRODUCED.finditer(text) if _GATES["introduced"](text, low) else ()
+        titled = _TITLED.finditer(text) if _GATES["titled"](text) else ()
+        greeted = _GREETED.finditer(text) if _GATES["greeted"](text) else ()
+        with_particle = _WITH_PARTICLE.finditer(text) if _GATES["with_particle"](text) else ()
+        introduced = _INTRODUCED.finditer(text) if _GATES["introduced"](text) else ()
         for m in titled:
             if m.group(1) in last and m.group(1).lower() not in NOT_PEOPLE:
                 out.append(self._result(m.start(1), m.end(1), "surname after a title"))

@@ -14,6 +14,7 @@ vendor's value shape; `secrets_context` applies them to the key/value pairs it p
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -103,20 +104,23 @@ def trigger_pattern() -> str:
     return "(?i:" + "|".join(re.escape(w) for w in words) + ")|" + "|".join(gates)
 
 
-@lru_cache(maxsize=1)
-def _keyword_automaton() -> ahocorasick.Automaton:
-    """Every keyword of the formats without a gate -> the indexes of the formats it opens."""
-    prefixed, _ = vendor_formats()
+def _word_index(words_of: Iterable[tuple[int, Iterable[str]]]) -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton of words -> (the word, the indexes of the formats that list it)."""
     opens: dict[str, list[int]] = {}
-    for i, fmt in enumerate(prefixed):
-        if fmt.gate is None:
-            for k in fmt.keywords:
-                opens.setdefault(k, []).append(i)
+    for i, words in words_of:
+        for w in words:
+            opens.setdefault(w, []).append(i)
     auto = ahocorasick.Automaton()
-    for k, idxs in opens.items():
-        auto.add_word(k, tuple(idxs))
+    for w, idxs in opens.items():
+        auto.add_word(w, (w, tuple(idxs)))
     auto.make_automaton()
     return auto
+
+
+@lru_cache(maxsize=1)
+def _keyword_automaton() -> ahocorasick.Automaton:
+    """Every keyword of the formats without a gate -> the formats it opens."""
+    return _word_index((i, f.keywords) for i, f in enumerate(vendor_formats()[0]) if f.gate is None)
 
 
 def _formats_in(text: str) -> list[PrefixedFormat]:
@@ -126,7 +130,7 @@ def _formats_in(text: str) -> list[PrefixedFormat]:
     testing each format's keywords with `in` was 95,000 substring searches for 1,000 texts.
     """
     prefixed, _ = vendor_formats()
-    opened = {i for _, idxs in _keyword_automaton().iter(text.lower()) for i in idxs}
+    opened = {i for _, (_, idxs) in _keyword_automaton().iter(text.lower()) for i in idxs}
     opened.update(i for i, fmt in _gated() if fmt.gate.search(text))
     return [prefixed[i] for i in sorted(opened)]
 
@@ -177,14 +181,5 @@ def keyed_match(key_words: list[str], value: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _key_automaton() -> ahocorasick.Automaton:
-    """Every normalized vendor key of the keyed formats -> (the key, the indexes of its formats)."""
-    _, keyed = vendor_formats()
-    opens: dict[str, list[int]] = {}
-    for i, fmt in enumerate(keyed):
-        for k in fmt.keys:
-            opens.setdefault(k, []).append(i)
-    auto = ahocorasick.Automaton()
-    for k, idxs in opens.items():
-        auto.add_word(k, (k, tuple(idxs)))
-    auto.make_automaton()
-    return auto
+    """Every normalized vendor key of the keyed formats -> its formats."""
+    return _word_index(enumerate(f.keys for f in vendor_formats()[1]))

@@ -569,7 +569,7 @@ def test_name_pattern_gates_never_hide_a_name(monkeypatch):
         "Mrs Smith called", "Prof. Nakamura", "my name is Dan", "MY NAME IS DAN", "thiſ is Dan", "I'M Oluwaseun Adeyemi",
         "Ludwig van\u2003Beethoven", "Maria de la Cruz", "Ahmed bin Salem", "Pieter van der Berg", "call me Hilda"]
     gated = [[(r.start, r.end) for r in rec.analyze(t, ["PERSON"])] for t in texts]
-    monkeypatch.setattr(names, "_GATES", {k: (lambda text, low: True) for k in names._GATES})
+    monkeypatch.setattr(names, "_GATES", {k: (lambda text: True) for k in names._GATES})
     ungated = [[(r.start, r.end) for r in rec.analyze(t, ["PERSON"])] for t in texts]
     assert gated == ungated
     assert sum(map(len, gated)) > 100  # the texts hold names all four patterns find

@@ -32,6 +32,7 @@ _DIGIT_TYPES = frozenset({"US_SSN", "CREDIT_CARD", "PHONE_NUMBER", "US_NPI"})
 
 _ALNUM = re.compile(r"[A-Za-z0-9]")
 
+
 def resolve_key(configured: str | None, out_dir: Path | None) -> bytes:
     """The fingerprint key: env var, then config, then a 0600 key file under `out_dir`.
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+from detectors.base import remove_duplicates
 from detectors.context import ContextSettings, enhance_using_context
 from detectors.entities import PRESIDIO_TO_CANONICAL
 from detectors.healthcare import BARE_CHECKSUM_SCORE
@@ -145,6 +146,9 @@ class PresidioAnalyzer:
         # Built-in triggers only are cached compiled on disk: a user's extra patterns may name what
         # they look for (a deny list), and nothing of that kind is written outside the output.
         self._triggers = TriggerSet(triggers, cache=not extra)
+        # the recognizer each trigger gates, by the trigger's place; None where a machine text does not run it
+        self._gated = [self.recognizers[name] for name in self._triggers.names]
+        self._gated_machine = [rec if rec.name in MACHINE_RECOGNIZERS else None for rec in self._gated]
         self._cache: OrderedDict[bytes, tuple[Match, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.stats = {"texts": 0, "cache_hits": 0, "ner_texts": 0, "pattern_texts": 0}
@@ -327,9 +331,8 @@ class PresidioAnalyzer:
     def _analyze_one(self, task: Task, artifacts: TokenArtifacts | None) -> list[Match]:
         text = task.text
         hinted = self.key_hints.entity_for(task.key)
-        hits = self._triggers.hits(text)
-        to_run = [self.recognizers[name] for name in self._triggers.names
-                  if name in hits and (task.profile != "machine" or name in MACHINE_RECOGNIZERS)]
+        gated = self._gated_machine if task.profile == "machine" else self._gated
+        to_run = [rec for rec in map(gated.__getitem__, self._triggers.matching(text)) if rec is not None]
         if artifacts is not None and NER_RECOGNIZER in self.recognizers:
             to_run.append(self.recognizers[NER_RECOGNIZER])
         results: list[RecognizerResult] = []
@@ -357,7 +360,7 @@ class PresidioAnalyzer:
             # must not swallow the plausible one inside it (the gazetteer's `Andrew West`).
             key_is_name = hinted == "PERSON"
             strong = [r for r in strong if self._keep(r, text, key_is_name, task.raw_key)]
-            results = EntityRecognizer.remove_duplicates(strong) if len(strong) > 1 else strong
+            results = remove_duplicates(strong)
         matches: list[Match] = []
         for r in results:
             entity = PRESIDIO_TO_CANONICAL[r.entity_type]

@@ -37,12 +37,12 @@ class TriggerSet:
 
     def __init__(self, triggers: Mapping[str, re.Pattern[str]], use_hyperscan: bool = True, cache: bool = False):
         self.names = list(triggers)
-        self._fallback: list[tuple[str, re.Pattern[str]]] = []
+        self._fallback: list[tuple[int, re.Pattern[str]]] = []  # (place in `names`, trigger) run by `re`
         self._db = None
         if hyperscan is not None and use_hyperscan:
             self._db = self._database(triggers, cache)
         else:
-            self._fallback = list(triggers.items())
+            self._fallback = list(enumerate(triggers.values()))
         self.engine = "hyperscan" if self._db is not None else "re"
 
     def _database(self, triggers: Mapping[str, re.Pattern[str]], cache: bool):
@@ -53,7 +53,7 @@ class TriggerSet:
             return _compiled(rxs, ids, cache)
         except Exception:  # hyperscan.error: some trigger uses a construct it lacks; find which
             ok = [i for i in ids if self._hs_ok(rxs[i])]
-            self._fallback = [(self.names[i], rxs[i]) for i in ids if i not in set(ok)]
+            self._fallback = [(i, rxs[i]) for i in ids if i not in set(ok)]
             return _compiled([rxs[i] for i in ok], ok, cache) if ok else None
 
     @staticmethod
@@ -65,19 +65,27 @@ class TriggerSet:
             return False
 
     def hits(self, text: str) -> set[str]:
-        found: set[str] = set()
+        """Names of the triggers that match `text`."""
+        names = self.names
+        return {names[i] for i in self.matching(text)}
+
+    def matching(self, text: str) -> list[int]:
+        """Places in `names` of the triggers that match `text`, in ascending order (the order they were given)."""
         if self._db is not None:
             ids: list[int] = []
             try:
                 self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=_collect_id, context=ids)
             except Exception:  # invalid UTF-8 from lone surrogates: be safe, run everything
-                return set(self.names)
-            names = self.names
-            found = {names[i] for i in ids}
-        for name, rx in self._fallback:
+                return list(range(len(self.names)))
+            if not self._fallback:
+                return sorted(set(ids)) if len(ids) > 1 else ids
+            found = set(ids)
+        else:
+            found = set()
+        for i, rx in self._fallback:
             if rx.search(text):
-                found.add(name)
-        return found
+                found.add(i)
+        return sorted(found)
 
 
 def _collect_id(pid: int, _from: int, _to: int, _flags: int, ids: list[int]) -> None:

@@ -17,6 +17,7 @@ import regex
 
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 
+from detectors.base import remove_duplicates
 from detectors.secrets_context import ContextScanner
 from detectors.secrets_validate import (  # noqa: F401  (re-exported: key hints use looks_random)
     is_placeholder,
@@ -53,7 +54,7 @@ class SecretFinderRecognizer(EntityRecognizer):
             if end > start and (not entities or entity in entities):
                 explanation = AnalysisExplanation(recognizer=self.name, original_score=self.SCORE)
                 out.append(RecognizerResult(entity, start, end, self.SCORE, explanation, dict(meta)))
-        return EntityRecognizer.remove_duplicates(out) if len(out) > 1 else out
+        return remove_duplicates(out)
 
 
 class ApiKeyRecognizer(SecretFinderRecognizer):

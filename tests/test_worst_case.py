@@ -213,6 +213,26 @@ def test_overlap_sweep_equals_the_quadratic_definition():
         assert resolve_overlaps(matches) == _quadratic_resolve(matches), matches
 
 
+def test_duplicate_removal_gives_presidios_results_in_presidios_order():
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    from detectors.base import remove_duplicates
+
+    rnd = random.Random(11)
+    for _ in range(5_000):
+        results = []
+        for i in range(rnd.randint(2, 9)):
+            start = rnd.randint(0, 12)
+            results.append(RecognizerResult(rnd.choice(["PERSON", "US_SSN", "PHONE_NUMBER"]), start,
+                                            start + rnd.randint(0, 6), rnd.choice([0.0, 0.3, 0.5, 0.85, 1.0]),
+                                            None, {"order": i}))
+
+        def seen(rs):  # equal results differ in what found them: the first given must be kept
+            return [(r.entity_type, r.start, r.end, r.score, r.recognition_metadata["order"]) for r in rs]
+
+        assert seen(remove_duplicates(list(results))) == seen(EntityRecognizer.remove_duplicates(results))
+
+
 def test_context_settings_and_supportive_words_are_presidios():
     """phiscan's copy of the lemma enhancer's settings and word test (its module imports spaCy) answer as it does."""
     from dataclasses import asdict

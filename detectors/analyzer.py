@@ -240,6 +240,20 @@ class PresidioAnalyzer:
                     out[i] = result
         return out  # type: ignore[return-value]
 
+    def needs_analysis(self, text: str, key: str, profile: str) -> bool:
+        """Whether analyzing `text` (under normalized `key`, one view, NER allowed) can find anything.
+
+        False where no trigger of a recognizer the profile runs fires, no key hint names the key and
+        NER is not wanted: what `analyze` would answer `()` for. A third of a drain's fresh texts are
+        such (`GET /x 200 in 12ms`, deployment hosts); the scanner then queues no task for them.
+        """
+        if self.key_hints.entity_for(key):
+            return True
+        gated = self._gated_machine if profile == "machine" else self._gated
+        if any(gated[i] is not None for i in self._triggers.matching(text)):
+            return True
+        return self._wants_ner(Task(text, key, None, profile))
+
     # -- internals ----------------------------------------------------------------
     def _keep(self, r: RecognizerResult, text: str, key_is_name: bool, raw_key: str | None) -> bool:
         """The noise rules, shown only the result and its surroundings.

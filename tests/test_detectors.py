@@ -559,6 +559,21 @@ def test_every_trigger_fires_wherever_its_recognizer_finds_something():
     assert len(reached) >= len(RECOGNIZERS) - 2, set(RECOGNIZERS) - reached  # the texts reach nearly all
 
 
+def test_a_text_left_unqueued_is_one_the_analyzer_finds_nothing_in(engine):
+    """The scanner queues no task where `needs_analysis` says nothing can match: the analyzer agrees on every
+    text (each profile, with and without a key hints name), and the texts are not all of one kind."""
+    from detectors.analyzer import Task
+
+    analyzer = engine.analyzer
+    idle = 0
+    for text in _trigger_texts():
+        for key, profile in (("", "full"), ("message", "full"), ("host", "machine"), ("dob", "full"), ("ssn", "machine")):
+            if not analyzer.needs_analysis(text, key, profile):
+                idle += 1
+                assert analyzer._analyze_one(Task(text, key, key, profile), None) == [], (key, profile, text[:80])
+    assert idle > 500
+
+
 def test_name_pattern_gates_never_hide_a_name(monkeypatch):
     """The gazetteer's rarer patterns run only where a literal they need is present: the same names as always."""
     import detectors.names as names

@@ -254,6 +254,10 @@ class ScanEngine:
             return digest
         views = expand(text, key, max_views=self.config.detection.max_views_per_field) if profile == "full" \
             else [View(text, key)]
+        if len(views) == 1 and not self.analyzer.needs_analysis(text, normalize_key(key), profile):
+            batch.hits[digest] = ()  # nothing can match: no task, and the answer is remembered like any other
+            self._remember(digest, ())
+            return digest
         batch.fresh[digest] = views
         has_json = any(v.kind == "json" for v in views)
         # a pino line: every value is in a JSON view, but its keys are not, and a key can be a value

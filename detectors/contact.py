@@ -15,6 +15,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
+from core.text import digits_only
 from detectors.base import CasedPatternRecognizer, LeanAnalyzeMixin, labelled
 from detectors.healthcare import BARE_CHECKSUM_SCORE, luhn_valid
 
@@ -47,14 +48,14 @@ class LeanSsnRecognizer(LeanAnalyzeMixin, UsSsnRecognizer):
     def validate_match(self, pattern_name: str, value: str) -> bool | None:
         # Presidio drops the numbers published as examples (`078-05-1120`, `123-45-6789`) wherever they stand;
         # under an SSN label they fill an SSN slot all the same, and are reported as any labelled number
-        if pattern_name != "ssn labelled" and "".join(c for c in value if c.isdigit()) in _SAMPLE_SSNS:
+        if pattern_name != "ssn labelled" and digits_only(value) in _SAMPLE_SSNS:
             return False
         return None
 
     def invalidate_result(self, pattern_text: str) -> bool:
         """Presidio's rules (one kind of delimiter, no all-zero group, no 000/666 area, not one digit
         repeated) and nine digits; its list of sample numbers is `validate_match`'s, by pattern."""
-        digits = "".join(c for c in pattern_text if c.isdigit())
+        digits = digits_only(pattern_text)
         if len(digits) != 9 or len({c for c in pattern_text if c in ".- "}) > 1:
             return True
         return (len(set(digits)) == 1 or digits[3:5] == "00" or digits[5:] == "0000"
@@ -86,7 +87,7 @@ class LeanCreditCardRecognizer(LeanAnalyzeMixin, CreditCardRecognizer):
             r"|\d{7}([ -])\d{8})(?![\w-])", 0.3)]
 
     def invalidate_result(self, pattern_text: str) -> bool:
-        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        digits = digits_only(pattern_text)
         # the only card range starting with 1 is UATP, 15 digits; 13, 16 and 19 digits starting with 1 are
         # epoch timestamps in ms, us and ns (`1718000000000000` in GA4's `event_timestamp`)
         if digits.startswith("1") and len(digits) != 15:
@@ -401,7 +402,7 @@ class NanpPhoneRecognizer(CasedPatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool | None:
         main = _EXTENSION_ANY_CASE.split(pattern_text, 1)[0]
-        digits = "".join(ch for ch in main if ch.isdigit())
+        digits = digits_only(main)
         if len(digits) == 13 and digits.startswith("001"):
             digits = digits[3:]
         if len(digits) == 11 and digits[0] == "1":
@@ -441,5 +442,5 @@ class CardNumberRecognizer(CasedPatternRecognizer):
     CONTEXT = ["card", "credit", "payment", "visa", "mastercard", "amex"]
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        digits = digits_only(pattern_text)
         return None if 12 <= len(digits) <= 19 and luhn_valid(digits) else False

@@ -11,6 +11,7 @@ import re
 
 from presidio_analyzer import Pattern
 
+from core.text import digits_only
 from detectors.base import CasedPatternRecognizer, labelled
 
 # A score that says "checksum only, no label or context word": over the default threshold, under every
@@ -85,7 +86,7 @@ class NpiRecognizer(CasedPatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool | None:
         # None keeps the pattern's score: a label vouches (0.85), a bare Luhn pass says only so much (0.55)
-        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        digits = digits_only(pattern_text)
         if len(set(digits[:-1])) == 1:  # `1111111112`: a run of one digit is a placeholder, not a number
             return False
         return None if len(digits) == 10 and luhn_valid("80840" + digits) else False

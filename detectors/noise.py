@@ -14,6 +14,9 @@ from array import array
 from bisect import bisect_left
 from functools import lru_cache
 
+from core.paths import normalize_key
+from core.text import digits_only
+
 # Whole-value shapes that are machine text, never PII (checked on the raw field value).
 _MACHINE_VALUE = re.compile(
     r"""
@@ -97,7 +100,7 @@ def _caseless(word: str) -> bool:
 
 def plausible_person(text: str, start: int, end: int, key_is_name: bool, key: str | None = None) -> bool:
     """Whether a PERSON span in `text` can be a person's name in telemetry."""
-    if key and not key_is_name and "".join(ch for ch in key.lower() if ch.isalnum()) in NOT_NAME_KEYS:
+    if key and not key_is_name and normalize_key(key) in NOT_NAME_KEYS:
         return False
     span = text[start:end].strip()
     if len(span) < (2 if _caseless(span) else 3) or _CODEY.search(span):  # `京助`, `김민`: two characters
@@ -230,7 +233,7 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
         return False  # `serial 5C:9C:E1:09:78:87:F8:07`: bytes in colon-hex, no address prints every group so
     if not public_only or end is None:
         return True
-    ip_key = bool(key) and "".join(ch for ch in key.lower() if ch.isalnum()).lstrip("$") in IP_KEYS
+    ip_key = bool(key) and normalize_key(key).lstrip("$") in IP_KEYS
     raw = text[start:end].strip("[]")
     try:
         ip = ipaddress.ip_address(raw.split("%")[0].split("/")[0])
@@ -293,7 +296,7 @@ _PHONE_KEY_WORDS = ("phone", "caller", "mobile", "cell", "tel", "fax", "sms", "m
 def is_id_key(key: str) -> bool:
     """A key that names an identifier (`logid`, `devid`, `session_id`, `eventId`, `uuid`, `serial`): its
     digits are a record's number, whatever they look like, unless the key is a phone's (`callerid`)."""
-    k = "".join(ch for ch in key.lower() if ch.isalnum())
+    k = normalize_key(key)
     if not k or any(w in k for w in _PHONE_KEY_WORDS):
         return False
     return k.endswith(("id", "uuid", "guid")) or k in ("sn", "serial", "serialnumber", "seq", "sequence")
@@ -339,7 +342,7 @@ def _is_field(token: str) -> bool:
     if _LONG_NUMBER.fullmatch(bare):
         from detectors.healthcare import luhn_valid
 
-        return not luhn_valid("".join(ch for ch in bare if ch.isdigit()))
+        return not luhn_valid(digits_only(bare))
     return True
 
 
@@ -366,7 +369,7 @@ def _card_beside(text: str, value: str, sep: str, start: int, end: int, after: b
         return False
     from detectors.healthcare import luhn_valid
 
-    return luhn_valid("".join(ch for ch in m.group(0) if ch.isdigit()))
+    return luhn_valid(digits_only(m.group(0)))
 
 
 def among_number_fields(text: str, start: int, end: int) -> bool:

@@ -19,6 +19,7 @@ from detectors.healthcare import DATE_VALUE, MILITARY_ADDRESS, PO_BOX
 from detectors.noise import NAME_PARTICLES
 from detectors.secrets_context import entity_for_normalized_key, secret_value_ok
 from core.model import Match
+from core.paths import normalize_key, parse
 
 DEFAULT_KEY_HINTS: dict[str, tuple[str, ...]] = {
     "PERSON": (
@@ -78,6 +79,17 @@ _PLACEHOLDERS = frozenset(
      "user", "admin", "default", "other"}
 )
 _BARE_NAME_KEYS = frozenset({"name", "displayname"})
+# Objects that are a person: a `name` inside one (`traits.name`, `user.name`, `patients[2].name`) is that
+# person's name, where a bare `name` anywhere else is as often a product, an event or a route.
+PERSON_OBJECTS = frozenset({
+    "user", "users", "patient", "patients", "customer", "customers", "member", "members", "person", "people",
+    "contact", "contacts", "traits", "profile", "owner", "subscriber", "guardian", "caregiver", "doctor",
+    "physician", "clinician", "practitioner", "author", "sender", "recipient", "requester", "assignee", "reporter",
+    "employee", "student", "parent", "spouse", "dependent", "beneficiary", "emergencycontact", "nextofkin",
+})
+# The hint key the scanner gives such a `name` (`person_object_key`): normalized keys are letters and digits
+# only, so no key of a payload can be this one.
+PERSON_OBJECT_NAME = "name@person"
 # Short keys that name a person's name part in FHIR/vCard-like payloads (`given`, `family`, `fn`) but other
 # things elsewhere (`family: "Chrome Mobile"`, `last: "2024-05-01"`): the value must be a known name.
 _NAME_PART_KEYS = frozenset({"first", "last", "given", "family", "fn", "ln"})
@@ -101,6 +113,32 @@ def _known_full_name(value: str) -> bool:
         return False
     first, last = name_sets()
     return words[0] in first and (words[-1] in last or words[-1] in first)
+
+
+def person_object_key(path: str, normalized_key: str) -> str | None:
+    """`PERSON_OBJECT_NAME` for a bare `name` whose nearest enclosing key is a person object, else None."""
+    if normalized_key not in _BARE_NAME_KEYS:
+        return None
+    try:
+        parts = parse(path)
+    except ValueError:
+        return None
+    parent = next((p for p in reversed(parts[:-1]) if isinstance(p, str)), None)
+    return PERSON_OBJECT_NAME if parent is not None and normalize_key(parent) in PERSON_OBJECTS else None
+
+
+def _person_object_name(value: str) -> bool:
+    """A person object's `name`: two to four name words with no common non-name word (`Oluwaseun Adeyemi`,
+    `Nguyễn Văn An`), or one given name of the lists (`Hilda`); not `Google`, `Admin User` or `Test Account`."""
+    from detectors.names import name_sets
+    from detectors.noise import NOT_PEOPLE
+
+    words = value.split()
+    if any(w.lower().strip(".") in NOT_PEOPLE for w in words):
+        return False
+    if len(words) == 1:
+        return words[0] in name_sets()[0]
+    return 2 <= len(words) <= 4
 
 
 def _known_name_part(value: str) -> bool:
@@ -137,6 +175,7 @@ class KeyHintDetector:
                 self._by_key[k] = entity
         # suffix match: `patientFirstName` -> firstname; longest suffix first
         self._suffixes = sorted(self._by_key, key=len, reverse=True)
+        self._by_key[PERSON_OBJECT_NAME] = "PERSON"  # by exact key only: the scanner gives it (person_object_key)
         self._memo: dict[str, str | None] = {}
 
     def entity_for(self, normalized_key: str) -> str | None:
@@ -172,6 +211,8 @@ class KeyHintDetector:
             return []
         shape = _SHAPES.get(entity)
         if shape is None or not shape.fullmatch(stripped):
+            return []
+        if entity == "PERSON" and normalized_key == PERSON_OBJECT_NAME and not _person_object_name(stripped):
             return []
         if entity == "PERSON" and normalized_key in _BARE_NAME_KEYS and not _known_full_name(stripped):
             return []  # `name: "Checkout"`, `name: "Signal Catcher"`: a bare `name` must be a known full name

@@ -6,7 +6,8 @@ from detectors.analyzer import Task
 from detectors.healthcare import DeaNumberRecognizer, NpiRecognizer, luhn_valid
 from detectors.keyhints import KeyHintDetector
 from detectors.noise import is_machine_value, plausible_ip, plausible_person
-from core.paths import normalize_key
+from core.model import Event
+from core.paths import normalize_key, resolve
 
 
 def found(engine, text, key=None, profile="full"):
@@ -637,6 +638,25 @@ def test_names_of_every_script_and_unlisted_given_names(engine, text, key, name)
 ])
 def test_greetings_to_things_are_no_names(engine, text):
     assert not [v for t, v in found(engine, text, "message") if t == "PERSON"]
+
+
+@pytest.mark.parametrize("payload, path, name", [
+    ({"traits": {"name": "Oluwaseun Adeyemi", "plan": "pro"}}, "traits.name", "Oluwaseun Adeyemi"),  # Segment
+    ({"user": {"id": "u1", "name": "Nguyễn Văn An"}}, "user.name", "Nguyễn Văn An"),  # Sentry
+    ({"patients": [{"name": "Thabisile Gumede"}]}, "patients[0].name", "Thabisile Gumede"),
+    ({"properties": {"patient": {"displayName": "Hilda"}}}, "properties.patient.displayName", "Hilda"),
+    ({"event": {"name": "Checkout Started"}}, None, None),  # not a person object: a known full name only
+    ({"sdk": {"name": "Sentry Python"}}, None, None),
+    ({"user": {"name": "Admin User"}}, None, None), ({"user": {"name": "Google"}}, None, None),
+    ({"traits": {"name": "jdoe"}}, None, None), ({"customer": {"name": "Test Account"}}, None, None),
+])
+def test_a_name_inside_a_person_object_is_that_persons(engine, payload, path, name):
+    """A bare `name` is a person's only where the object holding it is one (`traits`, `user`, `patients[i]`);
+    there any two to four name words count, or one listed given name, and never a thing's name."""
+    found_names = [(f.field_path, value) for f in engine.scan([Event("segment", "e1", "o", payload)]).findings
+                   if f.entity_type == "PERSON"
+                   for value in [resolve(payload, f.field_path)[f.start:f.end]]]
+    assert found_names == ([(path, name)] if name else [])
 
 
 def test_labelled_patterns_report_what_their_look_behind_form_did():

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from detectors.analyzer import PresidioAnalyzer, Task, resolve_overlaps
-from detectors.keyhints import DEFAULT_KEY_HINTS, KeyHintDetector
+from detectors.keyhints import DEFAULT_KEY_HINTS, KeyHintDetector, person_object_key
 from detectors.registry import deny_recognizers
 from detectors.noise import is_machine_value
 from pipeline.config import Config
@@ -242,9 +242,13 @@ class ScanEngine:
                 self._submit(batch, "full", None, k)
             self._analyze(batch)
 
-    def _submit(self, batch: _Batch, profile: str, key: str | None, text: str) -> bytes:
-        """Queue a text for analysis once per batch (or take its cached hits); returns its digest."""
-        digest = _leaf_digest(profile, key, text)
+    def _submit(self, batch: _Batch, profile: str, key: str | None, text: str, hint: str | None = None) -> bytes:
+        """Queue a text for analysis once per batch (or take its cached hits); returns its digest.
+
+        `hint` replaces the normalized key of the raw view for the key hints (a `name` in a person
+        object: `detectors.keyhints.person_object_key`); decoded views keep their own keys.
+        """
+        digest = _leaf_digest(profile, key if hint is None else f"{key}\x00{hint}", text)
         if digest in batch.hits or digest in batch.fresh:
             return digest
         cached = self._leaf_cache.get(digest)
@@ -254,7 +258,7 @@ class ScanEngine:
             return digest
         views = expand(text, key, max_views=self.config.detection.max_views_per_field) if profile == "full" \
             else [View(text, key)]
-        if len(views) == 1 and not self.analyzer.needs_analysis(text, normalize_key(key), profile):
+        if len(views) == 1 and not self.analyzer.needs_analysis(text, hint or normalize_key(key), profile):
             batch.hits[digest] = ()  # nothing can match: no task, and the answer is remembered like any other
             self._remember(digest, ())
             return digest
@@ -266,7 +270,8 @@ class ScanEngine:
         raw_ner = not has_json
         for view in views:
             raw_pino = pino and view.kind == "raw"
-            batch.tasks.append(Task(view.text, normalize_key(view.key), view.key, "machine" if raw_pino else profile,
+            norm = hint if hint is not None and view.kind == "raw" else normalize_key(view.key)
+            batch.tasks.append(Task(view.text, norm, view.key, "machine" if raw_pino else profile,
                                     ner=(raw_ner or view.kind != "raw") and not raw_pino))
             batch.owners.append((digest, view))
         return digest
@@ -312,7 +317,8 @@ class ScanEngine:
                                               self.fingerprint(entity, leaf.text), preview(entity, leaf.text)),)
                     placed.append((ei, leaf.path, False, digest))
                     continue
-            digest = self._submit(batch, profile, None if leaf.is_key else leaf.key, leaf.text)
+            hint = None if leaf.is_key or not leaf.key else person_object_key(leaf.path, normalize_key(leaf.key))
+            digest = self._submit(batch, profile, None if leaf.is_key else leaf.key, leaf.text, hint)
             placed.append((ei, leaf.path, leaf.is_key, digest))
 
     def _allowed_value(self, value: str) -> bool:

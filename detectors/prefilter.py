@@ -100,10 +100,11 @@ class SpanFinder:
     line. Hyperscan finds, in one pass, each end of a match with its leftmost start; every
     `re` match lies inside one of those spans, so `re` searches the merged spans (one
     character past each, for a trailing `\b`) and its matches are the ones the whole-text
-    search gives. Non-ASCII texts (Hyperscan counts bytes) and short ones go to `re` directly.
+    search gives. Non-ASCII texts (Hyperscan counts bytes) go to `re` directly; short ones do
+    not (`GET /api/auth/session 200 in 12ms` cost `re` 60 us, and 6 us this way).
     """
 
-    MIN_CHARS = 48
+    MIN_CHARS = 0
 
     def __init__(self, rx: re.Pattern[str]):
         self.rx = rx

@@ -86,7 +86,9 @@ def test_a_detector_crash_quarantines_only_its_document(engine, monkeypatch):
 
     monkeypatch.setattr(engine.analyzer, "analyze", analyze)
     bodies = [Body(json.dumps([{"id": f"r{i}", "deploymentId": "dpl_1", "source": "lambda",
-                                "message": "POISON-TEXT" if i == 1 else f"mail p{i}.patient@example.org"}]).encode(),
+                                # the poison text holds an email too: a text no detector could match is not analyzed
+                                "message": "POISON-TEXT p1.patient@example.org" if i == 1
+                                else f"mail p{i}.patient@example.org"}]).encode(),
                    f"b{i}") for i in range(3)]
     outs = runtime.process_many(bodies, "vercel", scrub=True)
     assert [o.quarantined for o in outs] == [False, True, False]

@@ -668,10 +668,11 @@ def test_greetings_to_things_are_no_names(engine, text):
 def test_a_name_inside_a_person_object_is_that_persons(engine, payload, path, name):
     """A bare `name` is a person's only where the object holding it is one (`traits`, `user`, `patients[i]`);
     there any two to four name words count, or one listed given name, and never a thing's name."""
-    found_names = [(f.field_path, value) for f in engine.scan([Event("segment", "e1", "o", payload)]).findings
-                   if f.entity_type == "PERSON"
-                   for value in [resolve(payload, f.field_path)[f.start:f.end]]]
+    findings = engine.scan([Event("segment", "e1", "o", payload)]).findings
+    found_names = [(f.field_path, resolve(payload, f.field_path)[f.start:f.end]) for f in findings
+                   if f.entity_type == "PERSON"]
     assert found_names == ([(path, name)] if name else [])
+    assert all(f.field_key in (None, "name", "displayName") for f in findings)  # the hint key is never stored
 
 
 def test_labelled_patterns_report_what_their_look_behind_form_did():

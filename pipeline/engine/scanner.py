@@ -163,7 +163,7 @@ class ScanEngine:
                     severity=verdict.severity(h.entity_type),
                     field_key=_safe_key(h.field_key, batch), location=(ei, path, is_key),
                 ))
-            result.flagged.append(replace(self.verdicts.flag(event, verdict, types, len(hits), scanned_at), index=ei))
+            result.flagged.append(self.verdicts.flag(event, verdict, types, len(hits), scanned_at, index=ei))
         return result
 
     def _analyze(self, batch: _Batch) -> None:

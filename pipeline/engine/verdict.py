@@ -81,14 +81,15 @@ class Verdicts:
             reasons.append(f"secret ({', '.join(sorted(types & SECRETS))})")
         return Verdict(phi, tuple(reasons), "PERSON" in types and "DATE_OF_BIRTH" in types)
 
-    def flag(self, event: Event, verdict: Verdict, types: set[str], findings: int, scanned_at: datetime
-             ) -> FlaggedEvent:
+    def flag(self, event: Event, verdict: Verdict, types: set[str], findings: int, scanned_at: datetime,
+             index: int = -1) -> FlaggedEvent:
+        """The event's row of flagged events; `index` is its place in the scanned batch (in memory only)."""
         severity = max((verdict.severity(t) for t in types), key=SEVERITY_RANK.__getitem__)
         return FlaggedEvent(
             event_id=event.event_id, source=event.source, origin=event.origin, event_time=event.timestamp,
             project=event.project, route=event.route, entity_types=tuple(sorted(types)), phi=verdict.phi,
             severity=severity, reason="; ".join(verdict.reasons) or "identifiers without health context",
-            findings=findings, scanned_at=scanned_at)
+            findings=findings, scanned_at=scanned_at, index=index)
 
     def judge(self, event: Event, findings: Sequence[Finding], scanned_at: datetime
               ) -> tuple[list[Finding], FlaggedEvent]:

@@ -22,7 +22,7 @@ import re
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -73,6 +73,8 @@ class Task:
     raw_key: str | None
     profile: str  # "machine" | "full"
     ner: bool = True  # False where decoded views already cover the text (raw JSON of a JSON message)
+    # the places of the triggers that fire on `text`, where the scanner already asked (`triggered`)
+    triggers: tuple[int, ...] | None = field(default=None, compare=False)
 
 
 def key_context(raw_key: str | None) -> list[str]:
@@ -240,19 +242,21 @@ class PresidioAnalyzer:
                     out[i] = result
         return out  # type: ignore[return-value]
 
-    def needs_analysis(self, text: str, key: str, profile: str) -> bool:
-        """Whether analyzing `text` (under normalized `key`, one view, NER allowed) can find anything.
+    def triggered(self, text: str, key: str, profile: str) -> tuple[int, ...] | None:
+        """The places of the triggers that fire on `text`, or None where analyzing it (one view under
+        normalized `key`, NER allowed) can find nothing.
 
-        False where no trigger of a recognizer the profile runs fires, no key hint names the key and
+        None where no trigger of a recognizer the profile runs fires, no key hint names the key and
         NER is not wanted: what `analyze` would answer `()` for. A third of a drain's fresh texts are
-        such (`GET /x 200 in 12ms`, deployment hosts); the scanner then queues no task for them.
+        such (`GET /x 200 in 12ms`, deployment hosts); the scanner queues no task for them, and gives
+        the others these places (`Task.triggers`), so that a text is scanned for triggers once.
         """
-        if self.key_hints.entity_for(key):
-            return True
+        ids = tuple(self._triggers.matching(text))
         gated = self._gated_machine if profile == "machine" else self._gated
-        if any(gated[i] is not None for i in self._triggers.matching(text)):
-            return True
-        return self._wants_ner(Task(text, key, None, profile))
+        if (self.key_hints.entity_for(key) or any(gated[i] is not None for i in ids)
+                or self._wants_ner(Task(text, key, None, profile))):
+            return ids
+        return None
 
     # -- internals ----------------------------------------------------------------
     def _keep(self, r: RecognizerResult, text: str, key_is_name: bool, raw_key: str | None) -> bool:
@@ -346,7 +350,8 @@ class PresidioAnalyzer:
         text = task.text
         hinted = self.key_hints.entity_for(task.key)
         gated = self._gated_machine if task.profile == "machine" else self._gated
-        to_run = [rec for rec in map(gated.__getitem__, self._triggers.matching(text)) if rec is not None]
+        ids = task.triggers if task.triggers is not None else self._triggers.matching(text)
+        to_run = [rec for rec in map(gated.__getitem__, ids) if rec is not None]
         if artifacts is not None and NER_RECOGNIZER in self.recognizers:
             to_run.append(self.recognizers[NER_RECOGNIZER])
         results: list[RecognizerResult] = []

@@ -251,7 +251,6 @@ _MAX_PHONE_CANDIDATES = 16
 _DECIMAL = regex.compile(r"\d+\.\d+")
 _EXTENSION = regex.compile(r"\s?(?:x|ext)")
 _EXTENSION_ANY_CASE = re.compile(r"(?i)\s?(?:x|ext)")
-_NOT_DIGIT = regex.compile(r"\D")
 _SINGLE_DIGIT_GROUP = regex.compile(r"(?<!\d)\d(?!\d)")
 
 
@@ -288,7 +287,7 @@ class LogPhoneRecognizer(LocalRecognizer):
                 break
             cand = m.group(0)
             main = _EXTENSION.split(cand, 1)[0]
-            digits = len(_NOT_DIGIT.sub("", main))
+            digits = len(digits_only(main))
             if not 7 <= digits <= 15 or "  " in main or len(_SINGLE_DIGIT_GROUP.findall(main)) > 1:
                 continue  # `1 2 3 4 5 6 7 8 9 10`: a row of counts; no region prints two one-digit groups
             if digits == 9 and SSN_LABEL_BEFORE.search(text, max(0, m.start() - 48), m.start()):

@@ -100,11 +100,9 @@ class SpanFinder:
     line. Hyperscan finds, in one pass, each end of a match with its leftmost start; every
     `re` match lies inside one of those spans, so `re` searches the merged spans (one
     character past each, for a trailing `\b`) and its matches are the ones the whole-text
-    search gives. Non-ASCII texts (Hyperscan counts bytes) go to `re` directly; short ones do
-    not (`GET /api/auth/session 200 in 12ms` cost `re` 60 us, and 6 us this way).
+    search gives, for texts of every length (`GET /api/auth/session 200 in 12ms` cost `re` alone
+    60 us, and 6 us this way). Non-ASCII texts (Hyperscan counts bytes) go to `re` directly.
     """
-
-    MIN_CHARS = 0
 
     def __init__(self, rx: re.Pattern[str]):
         self.rx = rx
@@ -119,7 +117,7 @@ class SpanFinder:
                 self._db = None
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        if self._db is None or len(text) < self.MIN_CHARS or not text.isascii():
+        if self._db is None or not text.isascii():
             yield from self.rx.finditer(text)
             return
         spans: list[tuple[int, int]] = []

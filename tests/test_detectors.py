@@ -576,7 +576,7 @@ def test_span_finder_gives_the_matches_of_the_whole_text_search():
 
 
 def test_a_text_left_unqueued_is_one_the_analyzer_finds_nothing_in(engine):
-    """The scanner queues no task where `needs_analysis` says nothing can match: the analyzer agrees on every
+    """The scanner queues no task where `triggered` says nothing can match: the analyzer agrees on every
     text (each profile, with and without a key hints name), and the texts are not all of one kind."""
     from detectors.analyzer import Task
 
@@ -584,7 +584,7 @@ def test_a_text_left_unqueued_is_one_the_analyzer_finds_nothing_in(engine):
     idle = 0
     for text in _trigger_texts():
         for key, profile in (("", "full"), ("message", "full"), ("host", "machine"), ("dob", "full"), ("ssn", "machine")):
-            if not analyzer.needs_analysis(text, key, profile):
+            if analyzer.triggered(text, key, profile) is None:
                 idle += 1
                 assert analyzer._analyze_one(Task(text, key, key, profile), None) == [], (key, profile, text[:80])
     assert idle > 500

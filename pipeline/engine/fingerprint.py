@@ -19,13 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.text import digits_only
+
 log = logging.getLogger("phiscan")
 
 KEY_ENV = "PHISCAN_FINGERPRINT_KEY"
 KEY_FILE = ".phiscan-key"
 
 _SPACES = re.compile(r"\s+")
-_NON_DIGIT = re.compile(r"\D")
 _SECRETS = frozenset({"API_KEY", "AUTH_TOKEN", "CREDENTIAL", "PRIVATE_KEY"})
 _DIGIT_TYPES = frozenset({"US_SSN", "CREDIT_CARD", "PHONE_NUMBER", "US_NPI"})
 
@@ -90,7 +91,7 @@ def normalize(entity_type: str, value: str) -> str:
     """The canonical form of a value, so trivially different spellings fingerprint alike."""
     value = value.strip()
     if entity_type in _DIGIT_TYPES:
-        digits = _NON_DIGIT.sub("", value)
+        digits = digits_only(value)
         if entity_type == "PHONE_NUMBER" and len(digits) == 11 and digits.startswith("1"):
             digits = digits[1:]
         return digits or value

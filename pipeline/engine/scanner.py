@@ -258,10 +258,13 @@ class ScanEngine:
             return digest
         views = expand(text, key, max_views=self.config.detection.max_views_per_field) if profile == "full" \
             else [View(text, key)]
-        if len(views) == 1 and not self.analyzer.needs_analysis(text, hint or normalize_key(key), profile):
-            batch.hits[digest] = ()  # nothing can match: no task, and the answer is remembered like any other
-            self._remember(digest, ())
-            return digest
+        triggers = None
+        if len(views) == 1:
+            triggers = self.analyzer.triggered(text, hint or normalize_key(key), profile)
+            if triggers is None:
+                batch.hits[digest] = ()  # nothing can match: no task, and the answer is remembered like any other
+                self._remember(digest, ())
+                return digest
         batch.fresh[digest] = views
         has_json = any(v.kind == "json" for v in views)
         # a pino line: every value is in a JSON view, but its keys are not, and a key can be a value
@@ -272,7 +275,7 @@ class ScanEngine:
             raw_pino = pino and view.kind == "raw"
             norm = hint if hint is not None and view.kind == "raw" else normalize_key(view.key)
             batch.tasks.append(Task(view.text, norm, view.key, "machine" if raw_pino else profile,
-                                    ner=(raw_ner or view.kind != "raw") and not raw_pino))
+                                    ner=(raw_ner or view.kind != "raw") and not raw_pino, triggers=triggers))
             batch.owners.append((digest, view))
         return digest
 

@@ -75,6 +75,9 @@ class Task:
     ner: bool = True  # False where decoded views already cover the text (raw JSON of a JSON message)
     # the places of the triggers that fire on `text`, where the scanner already asked (`triggered`)
     triggers: tuple[int, ...] | None = field(default=None, compare=False)
+    # False where the caller keeps the answer itself (the scanner's leaf cache holds a one-view leaf's hits):
+    # a second copy in this cache only costs memory (about half the entries of a long scan)
+    cache: bool = field(default=True, compare=False)
 
 
 def key_context(raw_key: str | None) -> list[str]:
@@ -126,7 +129,7 @@ class PresidioAnalyzer:
     """Runs Presidio recognizers and NER over batches of `Task`s; returns canonical `Match`es."""
 
     def __init__(self, *, model: str, entities: Sequence[str], score_threshold: float, ner: bool = True,
-                 key_hints: KeyHintDetector | None = None, cache_size: int = 65_536,
+                 key_hints: KeyHintDetector | None = None, cache_size: int = 32_768,
                  nlp_engine: SpacyNlpEngine | None = None,
                  extra: Sequence[tuple[EntityRecognizer, re.Pattern[str]]] = (), ip_policy: str = "report"):
         self.ip_public_only = ip_policy == "public_only"
@@ -237,7 +240,8 @@ class PresidioAnalyzer:
             for digest, idxs in pending.items():
                 first = idxs[0]
                 result = tuple(self._analyze_one(tasks[first], artifacts.get(first)))
-                self._remember(digest, result)
+                if tasks[first].cache:
+                    self._remember(digest, result)
                 for i in idxs:
                     out[i] = result
         return out  # type: ignore[return-value]

@@ -702,3 +702,34 @@ def test_labelled_patterns_report_what_their_look_behind_form_did():
         for text in texts:
             assert [m.span(VALUE_GROUP) for m in forward.finditer(text)] == [m.span() for m in behind.finditer(text)], \
                 (label[:20], text)
+
+
+def test_the_packed_icd10_list_answers_as_the_plain_set_of_its_codes():
+    """The code list is held packed per category (memory); membership must be the plain set's."""
+    import random
+
+    from detectors.health import icd10_codes, load_terms
+
+    terms = load_terms("icd10cm_codes.txt")
+    plain, packed = frozenset(terms), icd10_codes()
+    assert len(packed) == len(plain) > 90_000
+    assert all(t in packed for t in terms)
+    rng = random.Random(7)
+    probes = ["", "A0", "a00", "E11.9 ", "E11.9|", "E11|.9", "E11.9\x00", "\udcff", "É11.9", None, 119,
+              "A00.00000000"] + [f"{rng.choice('ABEFZ')}{rng.randint(0, 99):02d}.{rng.randint(0, 9999)}"
+                                 for _ in range(5000)]
+    assert [p for p in probes if (p in packed) != (isinstance(p, str) and p in plain)] == []
+
+
+def test_a_task_whose_caller_keeps_the_answer_is_not_cached_twice(engine):
+    """One-view leaves are cached by the scanner (`Task.cache=False`): the analyzer keeps no copy,
+    and answers the same either way."""
+    analyzer = engine.analyzer
+    text = "reach me at cache-probe-7f3a@example.org please"
+    kept, unkept = Task(text, "note", "note", "full"), Task(text, "memo", "memo", "full", cache=False)
+    before = len(analyzer._cache)
+    (a,) = analyzer.analyze([unkept])
+    assert len(analyzer._cache) == before
+    (b,) = analyzer.analyze([kept])
+    assert len(analyzer._cache) == before + 1
+    assert [(m.entity_type, m.start, m.end) for m in a] == [(m.entity_type, m.start, m.end) for m in b] != []

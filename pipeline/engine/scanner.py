@@ -275,7 +275,8 @@ class ScanEngine:
             raw_pino = pino and view.kind == "raw"
             norm = hint if hint is not None and view.kind == "raw" else normalize_key(view.key)
             batch.tasks.append(Task(view.text, norm, view.key, "machine" if raw_pino else profile,
-                                    ner=(raw_ner or view.kind != "raw") and not raw_pino, triggers=triggers))
+                                    ner=(raw_ner or view.kind != "raw") and not raw_pino, triggers=triggers,
+                                    cache=triggers is None))
             batch.owners.append((digest, view))
         return digest
 

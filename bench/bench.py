@@ -149,7 +149,9 @@ def _phiscan_setup(args):
     from pipeline.config import Config
     from pipeline.runtime.scan import build_engine
 
-    return build_engine(Config(), args.out)
+    engine = build_engine(Config(), args.out)
+    engine.analyzer.prepare()  # what a scan does before its first unit (patterns, word lists): start-up
+    return engine
 
 
 def _phiscan_work(engine, args) -> dict:
@@ -274,6 +276,7 @@ from connectors.registry import read_events
 from pipeline.config import Config
 from pipeline.runtime.scan import build_engine
 engine = build_engine(Config(), None)
+engine.analyzer.prepare()  # as `phiscan scan` does before its first unit
 engine.scan([next(iter(read_events(Path({path!r}), "vercel")))])
 stats = getattr(getattr(engine, "analyzer", None), "stats", {{}})
 print("READY " + json.dumps({{"spacy": "spacy" in sys.modules, "ner_texts": stats.get("ner_texts")}}), flush=True)

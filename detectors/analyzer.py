@@ -156,6 +156,7 @@ class PresidioAnalyzer:
         self._gated_machine = [rec if rec.name in MACHINE_RECOGNIZERS else None for rec in self._gated]
         self._cache: OrderedDict[bytes, tuple[Match, ...]] = OrderedDict()
         self._cache_size = cache_size
+        self._prepared = False
         self.stats = {"texts": 0, "cache_hits": 0, "ner_texts": 0, "pattern_texts": 0}
 
     @property
@@ -186,6 +187,9 @@ class PresidioAnalyzer:
         Before forking workers, so that they share it instead of each paying it (about 0.5 s of CPU);
         spaCy still loads only where a text needs NER. Caches and counters are left as they were.
         """
+        if self._prepared:
+            return
+        self._prepared = True
         pattern_texts = self.stats["pattern_texts"]
         for key, text in _WARM_TEXTS:
             self._analyze_one(Task(text, key, key, "full", ner=False), None)

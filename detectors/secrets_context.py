@@ -126,9 +126,16 @@ def token_value_ok(value: str) -> bool:
         return False
     if _WORD_NUMBER_OR_TIME.fullmatch(value) or value.startswith(("http:", "https:", "/", "-----")):
         return False  # a word or identifier, a number, a timestamp, a URL, a PEM block (its own recognizer)
-    if _DOTTED_IDENTIFIER.fullmatch(value):
+    if _DOTTED_IDENTIFIER.fullmatch(value) and not any(map(_random_segment, value.split("."))):
         return False  # process.env.TOKEN, settings.SECRET_KEY, a Java object `android.os.BinderProxy@2bd79ce`
     return shannon_entropy(value) >= min_entropy_for(len(value))
+
+
+def _random_segment(segment: str) -> bool:
+    """A part of a dotted value no one names a thing by: 16+ characters mixing upper and lower case and
+    digits (a legacy Vault token `s.AEFRUXwUzsZibnD1TzjrBC8a`, not `settings.SECRET_KEY`)."""
+    return (len(segment) >= 16 and any(c.isdigit() for c in segment) and any(c.isupper() for c in segment)
+            and any(c.islower() for c in segment))
 
 
 def _read_value(text: str, start: int, quote: str | None) -> tuple[int, int] | None:

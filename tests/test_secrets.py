@@ -41,6 +41,9 @@ TRUE_CASES = [
     ("db: password=Xk9mQ2rTz7 host=db1", "Xk9mQ2rTz7"),  # a key after another key's colon is still a key
     ('export GITHUB_TOKEN="a8Fk2Lq9Zx7Pm3Vb6Nc"', "a8Fk2Lq9Zx7Pm3Vb6Nc"),
     ('apiKey := "d474e067c56058f015fcea2bffcc91d5"', "d474e067c56058f015fcea2bffcc91d5"),
+    # a dotted value with a random part is no dotted name (a legacy Vault token)
+    ('vaultToken := "s.AEFRUXwUzsZibnD1TzjrBC8a"', "s.AEFRUXwUzsZibnD1TzjrBC8a"),
+    ("VAULT_TOKEN=s.Kq2ZxW8mNp4RtY7vLb9cDf3H", "s.Kq2ZxW8mNp4RtY7vLb9cDf3H"),
     ('var authToken string = "Qm9v7Kp2Xz4Lr8Tw"', "Qm9v7Kp2Xz4Lr8Tw"),
     ("$db_password = 'Pl4t0n!c-Sl33p';", "Pl4t0n!c-Sl33p"),
     ("'secret_key' => 'h7Gf5Ds3Aq1Zx9Cv'", "h7Gf5Ds3Aq1Zx9Cv"),
@@ -89,6 +92,8 @@ FALSE_CASES = [
     "-----BEGIN PRIVATE KEY----- super secret private key here -----END PRIVATE KEY-----",
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV",  # bad header
     "csrftoken=Zq8vX2mK9pL4tR7wYb3n",
+    "token = settings.AUTH_TOKEN_SECRET_VALUE",  # dotted names, however long their parts
+    "authToken: config.secrets.githubTokenForCi",
     'csrf_token: "Zq8vX2mK9pL4tR7wYb3n"',
     "next_page_token=Zq8vX2mK9pL4tR7wYb3n",
     "password=${DB_PASSWORD}", "password=$PASSWORD", "password: {{ .Values.password }}", "token=<token>",

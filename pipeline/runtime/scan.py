@@ -351,11 +351,14 @@ class LocalExecutor:
             on_progress: Callable[[int, int], None] | None) -> Iterator[ScanSummary]:
         if deferred:
             raise ValueError("the local executor spools objects and archives while planning")
+        # patterns and word lists before the first unit: one worker pays for them before its first
+        # batch rather than inside it (0.2 s: a tenth of a 10,000-event scan, so its events/s moved
+        # with the input's size), and forked workers share one copy
+        runtime.warm(model=False)
         if self.workers <= 1 or len(units) <= 1:
             for unit in units:
                 yield scan_unit(unit, runtime, on_progress)
             return
-        runtime.warm(model=False)  # patterns and word lists once before the fork: the workers share them
         _WORKER.update(runtime=runtime)
         try:
             ctx = multiprocessing.get_context("fork")

@@ -156,7 +156,7 @@ def split_lines_file(path: Path, target_bytes: int) -> list[ByteRange]:
         start, lineno, pos = 0, 1, 0
         buf_lines = 0
         while pos < size:
-            chunk = fh.read(min(1 << 20, size - pos))
+            chunk = fh.read(max(1, min(1 << 20, size - pos, start + target_bytes - pos)))  # up to the target
             if not chunk:
                 break
             buf_lines += chunk.count(b"\n")

@@ -57,3 +57,28 @@ def test_workers_are_forked_without_loading_the_model_no_text_needs(config, tmp_
     summary = scan_paths([src], tmp_path / "o", engine=engine, workers=2, unit_bytes=1 << 20)
     assert summary.events == 24_000
     assert not engine.analyzer.model_loaded
+
+
+def test_units_are_sized_by_the_file_alone(tmp_path):
+    """At least 16 units a file where each keeps 1 MB (2 workers balance), never over the cap, and the
+    same plan for the same file whatever else is scanned with it (a re-scan rewrites its own parts)."""
+    from pipeline.runtime.build import build
+    from pipeline.config import Config
+    from pipeline.runtime.scan import MIN_UNIT_BYTES, UNIT_BYTES, ScanSummary, plan_units, unit_size
+
+    assert unit_size(200 << 20) == UNIT_BYTES
+    assert unit_size(35 << 20) == (35 << 20) // 16
+    assert unit_size(10 << 20) == unit_size(1 << 10) == MIN_UNIT_BYTES
+    assert unit_size(35 << 20, unit_bytes=4096) == 4096  # an explicit smaller cap wins
+    line = b'{"id":"e","deploymentId":"d","source":"lambda","projectId":"p","message":"' + b"x" * 900 + b'"}\n'
+    big, small = tmp_path / "big.ndjson", tmp_path / "small.ndjson"
+    big.write_bytes(line * (24 * 1024))  # 22.6 MB
+    small.write_bytes(line * 100)
+    store = build(Config(), out_dir=tmp_path / "o").store
+
+    def plan(*paths):
+        return [(u.path.name, u.byte_range) for u in plan_units(list(paths), "auto", ScanSummary(), store)]
+
+    alone = plan(big)
+    assert len(alone) == 16 and all(r.end - r.start <= unit_size(big.stat().st_size) + len(line) for _, r in alone)
+    assert [u for u in plan(big, small) if u[0] == "big.ndjson"] == alone

@@ -17,7 +17,7 @@ import regex
 from detectors.entities import SECRETS
 from detectors.healthcare import DATE_VALUE, MILITARY_ADDRESS, PO_BOX
 from detectors.noise import NAME_PARTICLES
-from detectors.secrets_context import entity_for_normalized_key, secret_value_ok
+from detectors.secrets_context import entity_for_normalized_key, value_under_secret_key
 from core.model import Match
 from core.paths import normalize_key, parse
 
@@ -209,6 +209,15 @@ class KeyHintDetector:
         stripped = text.strip()
         if stripped.lower() in _PLACEHOLDERS or len(stripped) > 4096:
             return []
+        if entity in SECRETS:  # read as `key: value` in text is (one reading for both: scheme, length, entropy)
+            if entity == "CREDENTIAL" and not _SHAPES["CREDENTIAL"].fullmatch(stripped):
+                return []  # a password is one word of 4 to 256 characters
+            found = value_under_secret_key(entity, stripped)
+            if found is None:
+                return []  # `PWD=/home/user` is a directory, `{{password}}` a template, `true` a flag
+            kind, s, e = found
+            start = text.find(stripped)
+            return [Match(kind, start + s, start + e, self.score, self.name)]
         shape = _SHAPES.get(entity)
         if shape is None or not shape.fullmatch(stripped):
             return []
@@ -220,7 +229,5 @@ class KeyHintDetector:
             return []
         if normalized_key in _DICTIONARY_CHECKED_KEYS and not _has_condition_term(stripped):
             return []
-        if entity in SECRETS and not secret_value_ok(entity, stripped.removeprefix("Bearer ")):
-            return []  # `PWD=/home/user` is a directory, `{{password}}` a template, `true` a flag
         start = text.find(stripped)
         return [Match(entity, start, start + len(stripped), self.score, self.name)]

@@ -132,10 +132,11 @@ def token_value_ok(value: str) -> bool:
 
 
 def _random_segment(segment: str) -> bool:
-    """A part of a dotted value no one names a thing by: 16+ characters mixing upper and lower case and
-    digits (a legacy Vault token `s.AEFRUXwUzsZibnD1TzjrBC8a`, not `settings.SECRET_KEY`)."""
-    return (len(segment) >= 16 and any(c.isdigit() for c in segment) and any(c.isupper() for c in segment)
-            and any(c.islower() for c in segment))
+    """A part of a dotted value no one names a thing by: 16+ letters and digits mixing upper and lower case
+    and digits (a legacy Vault token `s.AEFRUXwUzsZibnD1TzjrBC8a`; not `settings.SECRET_KEY`, nor a Java
+    object's `BinderProxy@2bd79ce`)."""
+    return (len(segment) >= 16 and segment.isascii() and segment.isalnum() and any(c.isdigit() for c in segment)
+            and any(c.isupper() for c in segment) and any(c.islower() for c in segment))
 
 
 def _read_value(text: str, start: int, quote: str | None) -> tuple[int, int] | None:
@@ -175,6 +176,23 @@ def _value_after_key(text: str, kstart: int, kend: int) -> tuple[int, int] | Non
         if m:
             return _read_value(text, m.end(), m.group("q"))
     return None
+
+
+def value_under_secret_key(entity: str, value: str) -> tuple[str, int, int] | None:
+    """(entity, start, end) of the secret in a whole value stored under a key naming `entity`
+    (`{"Authorization": "Bearer v"}`, `[["api_key", "v"]]`), or None: the reading `key: value` gets in
+    text, so a header pair and the same header in a log line agree. A scheme (`Bearer `, `Token `) is
+    no part of the secret; a `Basic ` one must decode to `user:password`."""
+    start = 0
+    scheme = _SCHEME.match(value)
+    if scheme:
+        start = scheme.end()
+        if scheme.group(1).lower() == "basic":
+            return ("AUTH_TOKEN", start, len(value)) if basic_auth_ok(value[start:]) else None
+    rest = value[start:]
+    if not rest or is_placeholder(rest):
+        return None
+    return (entity, start, len(value)) if secret_value_ok(entity, rest) else None
 
 
 def _classify(words: list[str], text: str, vs: int, ve: int) -> tuple[str, int, int] | None:

@@ -148,3 +148,32 @@ def test_json_leaf_is_found_through_its_key(engine):
     findings = engine.scan([event]).findings
     assert {f.field_path for f in findings if f.entity_type in ("API_KEY", "AUTH_TOKEN")} == {
         "client_secret", "etsy_token"}
+
+
+@pytest.mark.parametrize("key, value, secret", [
+    ("Authorization", "Bearer 123abc456def789", "123abc456def789"),  # the scheme is no part of the secret
+    ("Authorization", "Basic amRvZTpYazltUTJyVHo3", "amRvZTpYazltUTJyVHo3"),  # jdoe:Xk9mQ2rTz7
+    ("api_key", "q8ZxK2mN9pL4", "q8ZxK2mN9pL4"),  # 12 characters are enough in a line: so in a field
+    ("password", "hunter2", "hunter2"),
+    ("Authorization", "Basic bm90IGEgcGFpcg==", None),  # `not a pair`: no user:password inside
+    ("api_key", "undefined", None),
+    ("auth_token", "Bearer ${TOKEN}", None),
+    ("secret", "changeme", None),
+])
+def test_a_field_under_a_secret_key_reads_as_the_same_pair_in_a_line(engine, key, value, secret):
+    """`{"Authorization": "Bearer v"}`, a Sentry header pair and `Authorization: Bearer v` in a log line
+    report the same span (the key-hint and context paths share `value_under_secret_key`)."""
+    def spans(payload):
+        event = Event(source="case", event_id="1", origin="case", payload=payload)
+        return {(f.entity_type in ("API_KEY", "AUTH_TOKEN", "CREDENTIAL"), f.start, f.end)
+                for f in engine.scan([event]).findings}
+
+    line = f"{key}: {value}"
+    as_field, as_pair, in_line = spans({key: value}), spans({"headers": [[key, value]]}), spans({"m": line})
+    if secret is None:
+        assert as_field == as_pair == set() and not any(s for s, _, _ in in_line)
+        return
+    start = value.index(secret)
+    assert as_field == as_pair == {(True, start, start + len(secret))}
+    offset = len(key) + 2
+    assert in_line == {(True, offset + start, offset + start + len(secret))}

@@ -87,6 +87,9 @@ PERSON_OBJECTS = frozenset({
     "physician", "clinician", "practitioner", "author", "sender", "recipient", "requester", "assignee", "reporter",
     "employee", "student", "parent", "spouse", "dependent", "beneficiary", "emergencycontact", "nextofkin",
 })
+# Keys of those that hold the person as a plain string (`{"patient": "Maria Gonzalez"}`, `doctor=Sarah Chen`,
+# `patient=李小龙`): read as such a `name`, by exact key only (`superuser` is no user)
+_PERSON_VALUE_KEYS = PERSON_OBJECTS - {"traits", "profile", "contact", "contacts"}
 # The hint key the scanner gives such a `name` (`person_object_key`): normalized keys are letters and digits
 # only, so no key of a payload can be this one.
 PERSON_OBJECT_NAME = "name@person"
@@ -136,9 +139,23 @@ def _person_object_name(value: str) -> bool:
     words = value.split()
     if any(w.lower().strip(".") in NOT_PEOPLE for w in words):
         return False
-    if len(words) == 1:
-        return words[0] in name_sets()[0]
+    if len(words) == 1:  # one given name of the lists, or a whole name written without spaces (`李小龙`, `김민준`)
+        return words[0] in name_sets()[0] or _UNSPACED_NAME.fullmatch(words[0]) is not None
     return 2 <= len(words) <= 4
+
+
+def _person_value(value: str) -> bool:
+    """A person key's plain string (`patient: "Maria Gonzalez"`, a URL slug after `/patients/`): a person
+    object's name that the lists know as a given name and a surname; these keys hold tiers, insurers and
+    plans too (`member: "Gold Tier"`, `customer: "Blue Cross"`, `/members/grace-period`)."""
+    if not _person_object_name(value):
+        return False
+    words = value.split()
+    return len(words) == 1 or _known_full_name(value)
+
+
+# Chinese and Korean write a family and given name as one run of two to four characters
+_UNSPACED_NAME = regex.compile(r"[\p{Han}\p{Hangul}]{2,4}")
 
 
 def _known_name_part(value: str) -> bool:
@@ -195,6 +212,8 @@ class KeyHintDetector:
         hit = self._by_key.get(normalized_key)
         if hit:
             return hit
+        if normalized_key in _PERSON_VALUE_KEYS:
+            return "PERSON"
         if any(normalized_key.endswith(x) for x in _NOT_HINTS):
             return None
         for suffix in self._suffixes:
@@ -222,6 +241,8 @@ class KeyHintDetector:
         if shape is None or not shape.fullmatch(stripped):
             return []
         if entity == "PERSON" and normalized_key == PERSON_OBJECT_NAME and not _person_object_name(stripped):
+            return []
+        if entity == "PERSON" and normalized_key in _PERSON_VALUE_KEYS and not _person_value(stripped):
             return []
         if entity == "PERSON" and normalized_key in _BARE_NAME_KEYS and not _known_full_name(stripped):
             return []  # `name: "Checkout"`, `name: "Signal Catcher"`: a bare `name` must be a known full name

@@ -27,10 +27,12 @@ _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
 # surname particles of many languages: `Maria de la Cruz`, `Ludwig van Beethoven`, `Ahmed bin Salem`
 _PARTICLES = r"(?:van\s+der|van\s+den|van\s+de|de\s+la|de\s+los|de\s+las|van|von|der|de|del|della|di|da|dos|das|du|" \
              r"le|la|bin|binti|bint|ibn|al|el|ben|ter|ten|zu|af|av)"
-# a greeting before a known first name, and the surname after it: `Hi Victor, ...`, `Dear Tomasz Wiśniewski,`
+# a greeting before a known first name, and the surname after it: `Hi Victor, ...`, `Dear Tomasz Wiśniewski,`,
+# `Welcome back, Maria` (an app's page title or toast)
 # (there a name of any script follows: `Hi Étienne,`, `Dear 陽一`, `my name is Şendoğan Yılmaz`)
 _ANY_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'\u2019]\p{Lu}?[\p{Ll}\p{M}]+)?|[\p{Lo}\p{M}]+)"
-_GREETED = regex.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+({_ANY_WORD})"
+_GREETED = regex.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you|[Ww]elcome(?:\s+[Bb]ack)?"
+                         rf"|Good\s+(?:morning|afternoon|evening)),?\s+({_ANY_WORD})"
                          rf"(?:\s+((?:{_PARTICLES}\s+)?{_ANY_WORD}))?\b")
 # a name addressed: followed by a comma, `!` or the end (`Hi Adeolu, your visit...`), not `Hi Team members`
 _ADDRESSED = re.compile(r"\s*(?:[,!:]|$)")
@@ -42,7 +44,7 @@ _WITH_PARTICLE = re.compile(rf"(?=(?<![\w])({_WORD})(?:\s+{_WORD})?\s+(?P<partic
 # Literals each of the rarer patterns needs, tested before it runs: a pattern that starts with a
 # look-ahead is tried at every position of the text (25-60 us a log line each, and almost never a match).
 _TITLE_WORDS = ("Dr", "Mr", "Ms", "Mx", "Prof")
-_GREETING_WORDS = ("Hi", "Hello", "Hey", "Dear", "Thank")
+_GREETING_WORDS = ("Hi", "Hello", "Hey", "Dear", "Thank", "elcome", "Good")
 _INTRODUCTION_WORDS = ("name", "am", "i'm", "call", "this")  # in the lower-cased text
 _GATES = {
     "titled": lambda text: any(w in text for w in _TITLE_WORDS),

@@ -64,6 +64,7 @@ STREET_WORDS = frozenset(
     "pkwy circle cir highway hwy trail trl square sq loop plaza".split()
 )
 _HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt|hi|hello|hey|dear|thanks"
+                        r"|welcome(?:\s+back)?|good\s+(?:morning|afternoon|evening)"
                         r"|name\s+is|i\s+am|i'm|call\s+me|this\s+is)\.?[\s:=\"',]*$")
 # code-like: path and markup characters, digits, camelCase (`getUser`; not the second capital of `McKay`, `MacDonald`)
 _CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|(?<!\bM)(?<!\bMa)[a-z][A-Z]|\.[a-z]")

@@ -100,7 +100,8 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
         "[A-Z][a-z\u00C0-\u024F]+" r"\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]"
         # a greeting or a self-introduction before a name of any script (`Hi Étienne`, `my name is 陽一`)
         r"|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+(?:[A-Z]|[^\x00-\x7f])"
-        r"|(?:Hi|Hello|Hey|Dear|Thanks|Thank you),?\s+(?:[A-Z]|[^\x00-\x7f])")),
+        r"|(?:Hi|Hello|Hey|Dear|Thanks|Thank you|[Ww]elcome(?:\s+[Bb]ack)?|Good\s+(?:morning|afternoon|evening))"
+        r",?\s+(?:[A-Z]|[^\x00-\x7f])")),
 }
 
 # What runs on `machine` fields (hosts, user agents, ids): values with no free text in them.

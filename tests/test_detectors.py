@@ -733,3 +733,43 @@ def test_a_task_whose_caller_keeps_the_answer_is_not_cached_twice(engine):
     (b,) = analyzer.analyze([kept])
     assert len(analyzer._cache) == before + 1
     assert [(m.entity_type, m.start, m.end) for m in a] == [(m.entity_type, m.start, m.end) for m in b] != []
+
+
+@pytest.mark.parametrize("payload, path, name", [
+    # a person key's plain string: a given name and a surname of the lists, one listed given name, or a
+    # Chinese or Korean name written as one run
+    ({"patient": "Maria Gonzalez"}, "patient", "Maria Gonzalez"),
+    ({"doctor": "Sarah Chen"}, "doctor", "Sarah Chen"),
+    ({"user": "John"}, "user", "John"),
+    ({"patient": "李小龙"}, "patient", "李小龙"),
+    ({"message": "patient=김민준 checked in"}, "message", "김민준"),
+    ({"users": ["Wei Zhang"]}, "users[0]", "Wei Zhang"),
+    # tiers, insurers, teams, placeholders and ids under the same keys
+    ({"member": "Gold Tier"}, None, None),
+    ({"customer": "Blue Cross"}, None, None),
+    ({"owner": "Data Platform"}, None, None),
+    ({"user": "Admin"}, None, None),
+    ({"user": "Default User"}, None, None),
+    ({"patient": "Active"}, None, None),
+    ({"user": "u_12345"}, None, None),
+    ({"superuser": "Gold Tier"}, None, None),
+    # URL slugs after a segment that names people
+    ({"url": "https://app.acme.health/patients/maria-gonzalez/chart"}, "url", "maria-gonzalez"),
+    ({"message": "GET /api/patients/john-smith-1984-03-12/records 200"}, "message", "john-smith"),
+    ({"url": "/members/grace-period/renew"}, None, None),
+    ({"url": "/patients/new-visit"}, None, None),
+    ({"url": "/docs/maria-gonzalez"}, None, None),  # no people segment before it
+    # greetings of app titles and toasts
+    ({"page_title": "Welcome back, Maria | Acme"}, "page_title", "Maria"),
+    ({"toast": "Good morning, Oluwaseun!"}, "toast", "Oluwaseun"),
+    ({"page_title": "Welcome Page"}, None, None),
+    ({"page_title": "Welcome back, Admin"}, None, None),
+])
+def test_people_keys_slugs_and_greetings_name_a_person(engine, payload, path, name):
+    """Where telemetry holds a person as a plain value: under a key that is a person (`patient`, `doctor`),
+    in a URL after `/patients/`, after an app's greeting. Each rule asks the name lists, since the same
+    places hold tiers, plans and page names."""
+    findings = engine.scan([Event("posthog", "e1", "o", payload)]).findings
+    found = [(f.field_path, resolve(payload, f.field_path)[f.start:f.end]) for f in findings
+             if f.entity_type == "PERSON"]
+    assert found == ([(path, name)] if name else [])

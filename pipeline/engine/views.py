@@ -33,6 +33,11 @@ _ONE_PAIR = re.compile(r"^[\w.\-\[\]$]+=[^&\s=%]*%[0-9A-Fa-f]{2}[^&\s=]*$")
 _PATH = re.compile(r"(?:(?<=[\s\"'(=])|^)(?:[a-z][a-z0-9+.-]{1,15}://[^/\s?#\"']{1,255})?(/[^\s?#\"'<>]{1,2048})")
 _SEGMENT_WORTH = re.compile(r"[@%]|\d{4}")
 _NOT_SEGMENT = re.compile(r"[:=]")  # `host:port`, `key=value`: another view's business
+# a slug of two to four lower-case words, maybe with a date or number after (`maria-gonzalez`,
+# `john-smith-1984-03-12`), in the segment after one that names people (`/patients/<slug>/chart`)
+_NAME_SLUG = re.compile(r"([a-z]{2,20}(?:[-_][a-z]{2,20}){1,3})(?:[-_]\d[\d-]*)?")
+_PEOPLE_SEGMENTS = frozenset("patient patients user users member members customer customers people person persons "
+                             "profile profiles provider providers doctor doctors clinician clinicians".split())
 # key: 'value' (node util.inspect), key="value", key=value (logfmt), "key": value
 _KV = re.compile(
     r"""(?<![\w$])["']?([A-Za-z_$][\w$.\-]{0,48})["']?\s*[:=](?!//)\s*"""
@@ -288,6 +293,10 @@ def _path_views(parent: View) -> list[View]:
         for seg in segments:
             if seg and _SEGMENT_WORTH.search(seg) and len(seg) < len(parent.text) and not _NOT_SEGMENT.search(seg):
                 out.append(parent._child(seg, prev, "path", base=pos))
+            slug = _NAME_SLUG.fullmatch(seg) if prev and prev.lower() in _PEOPLE_SEGMENTS else None
+            if slug:  # written as a name (same length, so offsets map as they are): `Maria Gonzalez`
+                words = slug.group(1).replace("_", "-").split("-")
+                out.append(parent._child(" ".join(w.capitalize() for w in words), prev, "path", base=pos))
             if seg.isalpha():
                 prev = seg
             pos += len(seg) + 1

@@ -743,6 +743,9 @@ def test_a_task_whose_caller_keeps_the_answer_is_not_cached_twice(engine):
     ({"user": "John"}, "user", "John"),
     ({"patient": "李小龙"}, "patient", "李小龙"),
     ({"message": "patient=김민준 checked in"}, "message", "김민준"),
+    # in a `key: value` line the name is whole, not cut at the first space of an unquoted value
+    ({"message": "patient: Maria Gonzalez checked in"}, "message", "Maria Gonzalez"),
+    ({"message": "Contact person: Astrid Lindqvist"}, "message", "Astrid Lindqvist"),
     ({"users": ["Wei Zhang"]}, "users[0]", "Wei Zhang"),
     # tiers, insurers, teams, placeholders and ids under the same keys
     ({"member": "Gold Tier"}, None, None),

@@ -282,6 +282,11 @@ class ScanEngine:
 
     def _hits(self, cands: list[tuple[Match, str, View]]) -> tuple[Hit, ...]:
         """One leaf's matches from all its views, overlaps resolved, as cacheable `Hit`s."""
+        # an unquoted `key: value` view ends at the first space: where another view found more of the same
+        # entity around it (`patient: Maria Gonzalez` -> `Maria`, and `Maria Gonzalez` in the raw text), the
+        # cut one is only a part of it
+        if any(c[2].kind == "kv" for c in cands):
+            cands = [c for c in cands if c[2].kind != "kv" or not _inside_longer(c[0], cands)]
         # decoded views first: on a tie their key (`email` inside a JSON message) names the value best
         cands = sorted(cands, key=lambda c: c[2].kind == "raw")
         by_match = {id(m): (value, view) for m, value, view in cands}
@@ -368,6 +373,12 @@ def _safe_key(key: str | None, batch: _Batch) -> str | None:
         return key  # a plain name: never a value, and never scanned as one (see core.paths)
     hits = batch.hits.get(_leaf_digest("full", None, key))
     return template(key, hits) if hits else key
+
+
+def _inside_longer(m: Match, cands: list[tuple[Match, str, View]]) -> bool:
+    """Another candidate of the same entity covers `m` and more."""
+    return any(o.entity_type == m.entity_type and o.start <= m.start and m.end <= o.end
+               and o.end - o.start > m.end - m.start for o, _, _ in cands)
 
 
 def _all_json(text: str) -> bool:

@@ -158,8 +158,13 @@ _INTL_STREET_FIRST = (r"\b[A-Z][\w'\u00C0-\u024F]+(?:\s+(?:[a-z]{1,3}\s+){0,2}[A
 _ABBREV_GATE = re.compile(_STREET_ABBREV)
 _POSTCODE_GATE = re.compile(r",\s+(?:[A-Z]{1,2}-?)?\d{2}")
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Bldg|Building|Floor|Fl|Room|Rm|#)\.?\s*#?[A-Za-z0-9-]{1,8})?"
+_CA_PROVINCES = "AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT"
 _CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][a-z]+(?:[\s-][A-Z][a-z]+){0,3}(?:,?\s+(?:" + _US_STATES + "|" + _US_STATE_NAMES
-                   + r")\b(?:\s+\d{5}(?:-\d{4})?)?|,?\s+" + _INTL_POSTCODE + r"\b))?")
+                   + r")\b(?:\s+\d{5}(?:-\d{4})?)?|,?\s+(?:(?:" + _CA_PROVINCES + r")\s+)?" + _INTL_POSTCODE
+                   + r"\b))?")
+# the kind of street, written in lower case before its name in French, Italian, Spanish and Portuguese
+# addresses: `12 rue de Rivoli`, `via Roma`, `calle Mayor`
+STREET_KINDS = "rue|avenue|boulevard|chemin|impasse|quai|place|route|via|viale|piazza|corso|calle|avenida|rua"
 
 
 # APO/FPO/DPO addresses of service members and their families, and post-office boxes.
@@ -212,8 +217,10 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
             # number first, then the street and a postcode and town (France, Belgium, Quebec):
             # `25 Rue de Rivoli, 75001 Paris`; with context only
             Pattern("international number-first address",
-                    r"\b\d{1,5}(?:\s?(?:bis|ter))?,?\s+[A-Z][\w'\u00C0-\u024F.]+"
+                    r"\b\d{1,5}(?:\s?(?:bis|ter))?,?\s+(?:[A-Z][\w'\u00C0-\u024F.]+"
                     r"(?:\s+(?:[a-z]{1,4}\s+){0,2}[A-Z][\w'\u00C0-\u024F]+){1,4}"
+                    r"|(?:" + STREET_KINDS + r")\s+(?:[a-z]{1,4}['\u2019\s]\s*){0,2}[A-Z][\w'\u00C0-\u024F]+"
+                    r"(?:\s+(?:[a-z]{1,4}\s+){0,2}[A-Z][\w'\u00C0-\u024F]+){0,3})"
                     r",\s+(?:[A-Z]{1,2}-?)?" + _EU_POSTCODE + r"\s+" + _TOWN, 0.4),
             Pattern("po box", r"\b" + PO_BOX + r"\b", 0.6),
         ])

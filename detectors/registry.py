@@ -30,6 +30,7 @@ from detectors.healthcare import (
     HealthPlanIdRecognizer,
     MedicalRecordNumberRecognizer,
     NpiRecognizer,
+    STREET_KINDS,
     StreetAddressRecognizer,
 )
 from detectors.health import Icd10Recognizer, condition_recognizer, load_terms, medication_recognizer
@@ -85,7 +86,8 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
                                           r"|\b[1-9][A-Za-z][A-Za-z0-9]\d")),
     "DateOfBirthRecognizer": (DateOfBirthRecognizer, re.compile(r"(?i:dob|d\.o\.b|birth|born)")),
     "StreetAddressRecognizer": (StreetAddressRecognizer,
-                                re.compile(r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+)?[A-Z0-9]|[ADF]PO\s+A[AEP]|(?i:box\s+\d)")),
+                                re.compile(r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+)?[A-Z0-9]|[ADF]PO\s+A[AEP]|(?i:box\s+\d)"
+                                           r"|\b\d{1,5},?\s+(?:" + STREET_KINDS + r")\s")),
     "ApiKeyRecognizer": (ApiKeyRecognizer, re.compile(vendor_trigger())),
     "ContextSecretRecognizer": (ContextSecretRecognizer, context_trigger()),
     "AuthTokenRecognizer": (AuthTokenRecognizer, re.compile(r"(?i:bearer|session|sid=|_token=)")),

@@ -269,6 +269,10 @@ GENERALIZED_CASES = [
     ("My address is Rua Augusta 150, 1100-053 Lisboa", None, ("STREET_ADDRESS", "Rua Augusta 150, 1100-053 Lisboa")),
     ("adres: Marszałkowska 10, 00-950 Warszawa", None, ("STREET_ADDRESS", "Marszałkowska 10, 00-950 Warszawa")),
     ("My address is 25 Rue de Rivoli, 75001 Paris", None, ("STREET_ADDRESS", "25 Rue de Rivoli, 75001 Paris")),
+    # the street's kind in lower case (FR, IT), and a Canadian province and postcode after the town
+    ("adresse : 12 rue de Rivoli, 75001 Paris", None, ("STREET_ADDRESS", "12 rue de Rivoli, 75001 Paris")),
+    ("indirizzo: 10 via Roma, 00184 Roma", None, ("STREET_ADDRESS", "10 via Roma, 00184 Roma")),
+    ("address 301 Front St W, Toronto, ON M5V 2T6", None, ("STREET_ADDRESS", "301 Front St W, Toronto, ON M5V 2T6")),
     ("Ship to Av. Paulista 1578, 01310-200 São Paulo", None, ("STREET_ADDRESS", "Av. Paulista 1578, 01310-200 São Paulo")),
     ("lives at Flat 3, 14 Kings Road, London SW3 4UD", None, ("STREET_ADDRESS", "Flat 3, 14 Kings Road, London SW3 4UD")),
     # mobiles written without their trunk 0 (India, China, Turkey, Brazil), with context

@@ -222,7 +222,8 @@ def plausible_ip(text: str, start: int, end: int | None = None, key: str | None 
 
     if start > 0:
         before = text[start - 1]
-        if before.isalnum() or before in "/._-" or _VERSION_BEFORE.search(text[max(0, start - 28):start]):
+        # `~`: a Windows package identity's version (`Package_for_KB2862330~31bf3856ad364e35~amd64~~6.1.2.0`)
+        if before.isalnum() or before in "/._-~" or _VERSION_BEFORE.search(text[max(0, start - 28):start]):
             return False
         if before == ":" and ":" in text[start:end or start + 1]:  # the tail of `text2001:db8::1`
             return False

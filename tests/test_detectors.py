@@ -127,6 +127,7 @@ def test_noise_rules():
     assert is_machine_value("643af4e3-975a-4cc7-9e7a-1eda11539d90")
     assert is_machine_value("1234ms") and is_machine_value("14.2.3") and not is_machine_value("Jane Doe")
     assert not plausible_ip("Chrome/131.0.0.0", 7) and plausible_ip("from 10.1.2.3", 5)
+    assert not plausible_ip("Package_for_KB2862330~31bf3856ad364e35~amd64~~6.1.2.0", 46, 53)
     assert not plausible_person("calling GET now", 8, 11, False)
     assert not plausible_person("useState hook", 0, 8, False)
     assert plausible_person("Dr. Smith", 4, 9, False)

@@ -31,8 +31,9 @@ _PARTICLES = r"(?:van\s+der|van\s+den|van\s+de|de\s+la|de\s+los|de\s+las|van|von
 # `Welcome back, Maria` (an app's page title or toast)
 # (there a name of any script follows: `Hi Étienne,`, `Dear 陽一`, `my name is Şendoğan Yılmaz`)
 _ANY_WORD = r"(?:\p{Lu}[\p{Ll}\p{M}]+(?:[-'\u2019]\p{Lu}?[\p{Ll}\p{M}]+)?|[\p{Lo}\p{M}]+)"
-_GREETED = regex.compile(rf"(?<![\w])(?:Hi|Hello|Hey|Dear|Thanks|Thank you|[Ww]elcome(?:\s+[Bb]ack)?"
-                         rf"|Good\s+(?:morning|afternoon|evening)),?\s+({_ANY_WORD})"
+# the greetings themselves, shared with the recognizer's trigger (detectors.registry)
+GREETING = r"(?:Hi|Hello|Hey|Dear|Thanks|Thank you|[Ww]elcome(?:\s+[Bb]ack)?|Good\s+(?:morning|afternoon|evening))"
+_GREETED = regex.compile(rf"(?<![\w]){GREETING},?\s+({_ANY_WORD})"
                          rf"(?:\s+((?:{_PARTICLES}\s+)?{_ANY_WORD}))?\b")
 # a name addressed: followed by a comma, `!` or the end (`Hi Adeolu, your visit...`), not `Hi Team members`
 _ADDRESSED = re.compile(r"\s*(?:[,!:]|$)")

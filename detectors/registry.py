@@ -34,7 +34,7 @@ from detectors.healthcare import (
     StreetAddressRecognizer,
 )
 from detectors.health import Icd10Recognizer, condition_recognizer, load_terms, medication_recognizer
-from detectors.names import NameGazetteerRecognizer
+from detectors.names import GREETING, NameGazetteerRecognizer
 from detectors.secrets import (
     ApiKeyRecognizer,
     AuthTokenRecognizer,
@@ -102,8 +102,7 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
         "[A-Z][a-z\u00C0-\u024F]+" r"\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]"
         # a greeting or a self-introduction before a name of any script (`Hi Étienne`, `my name is 陽一`)
         r"|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+(?:[A-Z]|[^\x00-\x7f])"
-        r"|(?:Hi|Hello|Hey|Dear|Thanks|Thank you|[Ww]elcome(?:\s+[Bb]ack)?|Good\s+(?:morning|afternoon|evening))"
-        r",?\s+(?:[A-Z]|[^\x00-\x7f])")),
+        r"|" + GREETING + r",?\s+(?:[A-Z]|[^\x00-\x7f])")),
 }
 
 # What runs on `machine` fields (hosts, user agents, ids): values with no free text in them.

@@ -196,21 +196,18 @@ def value_under_secret_key(entity: str, value: str) -> tuple[str, int, int] | No
 
 
 def _classify(words: list[str], text: str, vs: int, ve: int) -> tuple[str, int, int] | None:
+    """The secret in `text[vs:ve]`, the value of a key of `words`: a vendor's shape under its name, else
+    what `value_under_secret_key` reads under the entity the words name."""
     value = text[vs:ve]
     scheme = _SCHEME.match(value)  # a quoted `"Bearer v"`
-    if scheme:
-        vs += scheme.end()
-        value = text[vs:ve]
-        if scheme.group(1).lower() == "basic":
-            return ("AUTH_TOKEN", vs, ve) if basic_auth_ok(value) else None
-    if not value or is_placeholder(value):
-        return None
-    if keyed_match(words, value):
-        return ("API_KEY", vs, ve) if shannon_entropy(value) >= 1.5 else None
-    entity = entity_for_key(words)
-    if entity is None:
-        return None
-    return (entity, vs, ve) if secret_value_ok(entity, value) else None
+    basic = scheme is not None and scheme.group(1).lower() == "basic"
+    start = scheme.end() if scheme else 0
+    rest = value[start:]
+    if not basic and rest and not is_placeholder(rest) and keyed_match(words, rest):
+        return ("API_KEY", vs + start, ve) if shannon_entropy(rest) >= 1.5 else None
+    entity = "AUTH_TOKEN" if basic else entity_for_key(words)
+    found = value_under_secret_key(entity, value) if entity is not None else None
+    return (found[0], vs + found[1], vs + found[2]) if found else None
 
 
 _VALUE_OF_KEY = re.compile(r"[A-Za-z_][\w.-]{0,40}[ \t]?[=:][ \t]?[\"']?\Z")

@@ -764,6 +764,7 @@ def test_a_task_whose_caller_keeps_the_answer_is_not_cached_twice(engine):
     # URL slugs after a segment that names people
     ({"url": "https://app.acme.health/patients/maria-gonzalez/chart"}, "url", "maria-gonzalez"),
     ({"message": "GET /api/patients/john-smith-1984-03-12/records 200"}, "message", "john-smith"),
+    ({"patient": "maria-gonzalez"}, "patient", "maria-gonzalez"),  # a slug under a people key, as in a path
     ({"url": "/members/grace-period/renew"}, None, None),
     ({"url": "/patients/new-visit"}, None, None),
     ({"url": "/docs/maria-gonzalez"}, None, None),  # no people segment before it

@@ -116,6 +116,22 @@ def test_a_route_repeated_in_a_batch_is_templated_in_every_event_even_after_a_ro
     assert all("@" not in r and "[EMAIL_ADDRESS]" in r for r in routes.values()), routes
 
 
+def test_a_route_holds_no_value_its_own_field_is_found_to_hold():
+    """Canaries in routes: what a field's path views find (a name slug after `/patients/`, an id after
+    `/mrn/`) is templated in the route column too, whose segments are keyed by the segment before them."""
+    engine = ScanEngine(Config(), Fingerprinter(KEY))
+    canaries = {"/patients/zofia-kowalski/chart": "zofia-kowalski", "/patients/mrn/00917731": "00917731",
+                "/ssn/078-05-1121/verify": "078-05-1121"}
+    evs = [Event("vercel", f"e{i}", f"t:{i}", {"path": route, "message": "ok"}, route=route)
+           for i, route in enumerate(canaries)]
+    result = engine.scan(evs)
+    assert {f.event_id for f in result.findings} == {"e0", "e1", "e2"}
+    for f in result.findings:
+        stored = json.dumps([f.route, f.field_path, f.field_key, f.event_id, f.origin, f.preview])
+        assert not any(c in stored for c in canaries.values()), stored
+        assert "[" in f.route
+
+
 def test_short_positions_are_left_unscanned_only_where_no_detector_could_match():
     """An origin's position (`:1204`, `/0/88123`) is not analyzed when no digit run passes six: checked here
     against the whole analyzer on many such positions; a longer run (a card number in a file name) is still scanned."""

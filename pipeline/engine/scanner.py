@@ -208,15 +208,24 @@ class ScanEngine:
                 else:
                     cut = _POSITION.search(text, max(0, len(text) - 40))  # bounded: the regex stays linear
                     pieces = [text[:cut.start()], text[cut.start():]] if cut else [text]
-                pieces_out = [(self._submit(batch, "full", column, p)
-                               if p and not is_machine_value(p) and not self._short_position(p) else None, p)
-                              for p in pieces]
+                # a route's segment is keyed by the segment before it, as a path view in a field is
+                # (`/patients/maria-gonzalez` -> `patients`): the column is templated from what the field gives
+                keys = _segment_keys(pieces) if column == "route" else [column] * len(pieces)
+                pieces_out = [(self._submit(batch, "full", k, p) if p and self._label_piece_scanned(k, p) else None, p)
+                              for k, p in zip(keys, pieces)]
                 out[column] = pieces_out
             fresh[(column, text)] = pieces_out
         # remembered once the whole event was submitted: an event that fails a limit is rolled back
         # and leaves nothing here that points at views it no longer queues
         batch.labels.update(fresh)
         return out
+
+    def _label_piece_scanned(self, key: str, piece: str) -> bool:
+        """Ids and numbers are left alone unless their key says what they are (`/patients/mrn/00482913`),
+        as in a field (`_collect`); short positions cut off ids never are."""
+        if self._short_position(piece):
+            return False
+        return not is_machine_value(piece) or self.key_hints.entity_for(normalize_key(key)) is not None
 
     def _short_position(self, piece: str) -> bool:
         return self._short_positions_unscanned and _SHORT_POSITION.fullmatch(piece) is not None
@@ -373,6 +382,16 @@ def _safe_key(key: str | None, batch: _Batch) -> str | None:
         return key  # a plain name: never a value, and never scanned as one (see core.paths)
     hits = batch.hits.get(_leaf_digest("full", None, key))
     return template(key, hits) if hits else key
+
+
+def _segment_keys(segments: list[str]) -> list[str]:
+    """For each route segment, the alphabetic segment before it (`route` for the first ones)."""
+    keys, prev = [], "route"
+    for seg in segments:
+        keys.append(prev)
+        if seg.isalpha():
+            prev = seg
+    return keys
 
 
 def _inside_longer(m: Match, cands: list[tuple[Match, str, View]]) -> bool:

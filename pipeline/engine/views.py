@@ -293,14 +293,23 @@ def _path_views(parent: View) -> list[View]:
         for seg in segments:
             if seg and _SEGMENT_WORTH.search(seg) and len(seg) < len(parent.text) and not _NOT_SEGMENT.search(seg):
                 out.append(parent._child(seg, prev, "path", base=pos))
-            slug = _NAME_SLUG.fullmatch(seg) if prev and prev.lower() in _PEOPLE_SEGMENTS else None
-            if slug:  # written as a name (same length, so offsets map as they are): `Maria Gonzalez`
-                words = slug.group(1).replace("_", "-").split("-")
-                out.append(parent._child(" ".join(w.capitalize() for w in words), prev, "path", base=pos))
+            slug = _slug_view(parent, seg, prev, pos)
+            if slug is not None:
+                out.append(slug)
             if seg.isalpha():
                 prev = seg
             pos += len(seg) + 1
     return out
+
+
+def _slug_view(parent: View, text: str, key: str | None, base: int) -> View | None:
+    """`parent.text[base:base+len(text)]` written as a name (`maria-gonzalez` -> `Maria Gonzalez`; same
+    length, so offsets map as they are) where `key`, the segment before it, names people; else None."""
+    slug = _NAME_SLUG.fullmatch(text) if key and key.lower() in _PEOPLE_SEGMENTS else None
+    if slug is None:
+        return None
+    words = slug.group(1).replace("_", "-").split("-")
+    return parent._child(" ".join(w.capitalize() for w in words), key, "path", base=base)
 
 
 def _kv_views(parent: View) -> list[View]:
@@ -346,6 +355,10 @@ def _derive(v: View, depth: int) -> Iterator[View]:
     if len(text) < 3:
         return
     derived_json = False
+    if v.kind == "raw" and ("-" in text or "_" in text):  # a route's segment after `/patients/`, keyed by it
+        slug = _slug_view(v, text, v.key, 0)
+        if slug is not None:
+            yield slug
     if "{" in text or "[" in text:
         for start, end in _json_spans(text):
             leaves = _json_leaf_views(v, start, end, depth)

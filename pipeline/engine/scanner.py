@@ -112,6 +112,7 @@ class ScanEngine:
         self.verdicts = Verdicts(det.health_routes)
         self._leaf_cache: OrderedDict[bytes, tuple[Hit, ...]] = OrderedDict()
         self._leaf_cache_size = max(det.cache_size, 1)
+        self._plans: dict[str, dict[tuple[str, str | None], tuple[str, bool, str | None]]] = {}
 
     def scan(self, events: Sequence[Event]) -> ScanResult:
         """Findings of a batch of events; an event past a limit becomes a `BadRecord` instead.
@@ -314,17 +315,25 @@ class ScanEngine:
 
     def _collect(self, ei: int, event: Event, placed: list, batch: _Batch) -> None:
         lim = self.limits
+        source = event.source
+        plans = self._plans.get(source)
+        if plans is None:
+            plans = self._plans[source] = {}
         for leaf in iter_leaves(event.payload, numeric_keys=self.numeric_keys, max_depth=lim.max_depth,
-                                max_fields=lim.max_fields, skip=self.selectors.exact_skips(event.source),
+                                max_fields=lim.max_fields, skip=self.selectors.exact_skips(source),
                                 exclude=event.exclude):
-            profile = self.selectors.profile(event.source, leaf.path)
             if leaf.is_key:
-                profile = "full"  # a key is named by no selector: what it holds may be skipped, it is not
-            elif profile == "skip":
-                continue
-            elif not leaf.numeric and is_machine_value(leaf.text) and not self.key_hints.entity_for(
-                    normalize_key(leaf.key)):
-                continue  # ids, hashes, numbers: unless the key says what they are (`mrn: "00482913"`)
+                # a key is named by no selector: what it holds may be skipped, it is not
+                profile, keyed, hint = "full", False, None
+            else:
+                plan = plans.get((leaf.path, leaf.key))
+                if plan is None:
+                    plan = self._field_plan(source, leaf.path, leaf.key, plans)
+                profile, keyed, hint = plan
+                if profile == "skip":
+                    continue
+                if not keyed and not leaf.numeric and is_machine_value(leaf.text):
+                    continue  # ids, hashes, numbers: unless the key says what they are (`mrn: "00482913"`)
             if len(leaf.text) > lim.max_text_chars:  # fail closed: the record, not a truncated text
                 raise LimitExceeded(f"a field longer than {lim.max_text_chars} characters")
             if self.deny_paths and not leaf.is_key:
@@ -335,9 +344,18 @@ class ScanEngine:
                                               self.fingerprint(entity, leaf.text), preview(entity, leaf.text)),)
                     placed.append((ei, leaf.path, False, digest))
                     continue
-            hint = None if leaf.is_key or not leaf.key else person_object_key(leaf.path, normalize_key(leaf.key))
             digest = self._submit(batch, profile, None if leaf.is_key else leaf.key, leaf.text, hint)
             placed.append((ei, leaf.path, leaf.is_key, digest))
+
+    def _field_plan(self, source: str, path: str, key: str | None, plans: dict) -> tuple[str, bool, str | None]:
+        """What a field's path and key decide before its value is read: its profile, whether a key hint
+        names it, and the person-object hint of a bare `name`; remembered per source (paths repeat)."""
+        norm = normalize_key(key)
+        plan = (self.selectors.profile(source, path), bool(self.key_hints.entity_for(norm)),
+                person_object_key(path, norm) if key else None)
+        if len(plans) < 20_000:
+            plans[(path, key)] = plan
+        return plan
 
     def _allowed_value(self, value: str) -> bool:
         if self.allow_values and value.casefold() in self.allow_values:

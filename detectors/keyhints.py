@@ -101,8 +101,14 @@ _DICTIONARY_CHECKED_KEYS = frozenset({"condition", "conditions", "symptoms"})
 # Keys that end like a hint but name machine values (pagination cursors are not credentials).
 _NOT_HINTS = frozenset({"pagetoken", "nexttoken", "cursortoken", "continuationtoken", "synctoken",
                         "publickeytoken", "csrftoken", "ipaddress", "macaddress", "remoteaddress", "serveraddress",
-                        "walletaddress", "hostname", "filename", "pathname", "username", "modelname", "typename",
+                        "walletaddress", "hostname", "filename", "pathname", "modelname", "typename",
                         "classname", "eventname", "servicename", "appname", "devicename", "browsername", "osname"})
+# Keys of a login handle, and of a search box: a name is written there in lower case and glued
+# (`username: maria.gonzalez`, `user=ivan_petrov`, `?q=aarav+sharma`); by exact key only
+_HANDLE_KEYS = frozenset({"username", "login", "userlogin", "loginname", "handle", "screenname", "nickname"})
+_SEARCH_KEYS = frozenset({"q", "search", "searchterm", "searchquery", "searchtext", "keyword", "keywords"})
+_HANDLE = re.compile(r"([A-Za-z]{2,20})[._-]([A-Za-z]{2,20})(?:[._-]?\d{1,4})?")
+_SEARCHED = re.compile(r"([A-Za-z]{2,20})\s+([A-Za-z]{2,20})")
 # Short hints match whole keys only; longer ones also as suffixes (`patientFirstName`).
 _MIN_SUFFIX = 6
 
@@ -142,6 +148,24 @@ def _person_object_name(value: str) -> bool:
     if len(words) == 1:  # one given name of the lists, or a whole name written without spaces (`李小龙`, `김민준`)
         return words[0] in name_sets()[0] or _UNSPACED_NAME.fullmatch(words[0]) is not None
     return 2 <= len(words) <= 4
+
+
+def _name_handle(value: str, search: bool) -> tuple[int, int] | None:
+    """The span of a given name and a surname of the lists glued into a handle (`maria.gonzalez`,
+    `ivan_petrov84` -> `ivan_petrov`) or, in a search box, typed in lower case (`aarav sharma`); not two
+    dictionary words (`mark.down`, `rose hill`)."""
+    from detectors.names import known_first, known_last, name_sets
+    from detectors.noise import NOT_PEOPLE, is_common_word
+
+    m = (_SEARCHED if search else _HANDLE).fullmatch(value)
+    if m is None:
+        return None
+    given, family = m.group(1), m.group(2)
+    first, last = name_sets()
+    if (given.lower() in NOT_PEOPLE or family.lower() in NOT_PEOPLE or not known_first(given, first)
+            or not known_last(family, last) or (is_common_word(given) and is_common_word(family))):
+        return None
+    return m.start(1), m.end(2)
 
 
 def _person_value(value: str) -> bool:
@@ -212,7 +236,7 @@ class KeyHintDetector:
         hit = self._by_key.get(normalized_key)
         if hit:
             return hit
-        if normalized_key in _PERSON_VALUE_KEYS:
+        if normalized_key in _PERSON_VALUE_KEYS or normalized_key in _HANDLE_KEYS or normalized_key in _SEARCH_KEYS:
             return "PERSON"
         if any(normalized_key.endswith(x) for x in _NOT_HINTS):
             return None
@@ -237,6 +261,14 @@ class KeyHintDetector:
             kind, s, e = found
             start = text.find(stripped)
             return [Match(kind, start + s, start + e, self.score, self.name)]
+        start = text.find(stripped)
+        glued = normalized_key in _HANDLE_KEYS or normalized_key in _SEARCH_KEYS
+        if entity == "PERSON" and (glued or normalized_key in _PERSON_VALUE_KEYS):
+            span = _name_handle(stripped, search=normalized_key in _SEARCH_KEYS)
+            if span is not None:
+                return [Match(entity, start + span[0], start + span[1], self.score, self.name)]
+            if glued:
+                return []  # a handle or a search that is no listed name: `jsmith84`, `cardiology`
         shape = _SHAPES.get(entity)
         if shape is None or not shape.fullmatch(stripped):
             return []
@@ -250,5 +282,4 @@ class KeyHintDetector:
             return []
         if normalized_key in _DICTIONARY_CHECKED_KEYS and not _has_condition_term(stripped):
             return []
-        start = text.find(stripped)
         return [Match(entity, start, start + len(stripped), self.score, self.name)]

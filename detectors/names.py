@@ -19,8 +19,9 @@ from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerRe
 from detectors.health import load_terms
 from detectors.noise import NAME_PARTICLES, NOT_PEOPLE, STREET_WORDS, is_common_word
 
-# a capitalised name word; Gaelic and Italian prefixes carry a second capital (`McKay`, `MacDonald`, `O'Brien`)
-_WORD = r"(?:Mc|Mac|O'|O\u2019|D'|D\u2019)?[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
+# a capitalised name word; Gaelic, Italian and African-American prefixes carry a second capital (`McKay`,
+# `MacDonald`, `O'Brien`, `DeShawn`, `LaToya`)
+_WORD = r"(?:Mc|Mac|O'|O\u2019|D'|D\u2019|De|Da|Di|Du|La|Le)?[A-Z][a-z\u00C0-\u024F]+(?:[-'][A-Z]?[a-z\u00C0-\u024F]+)?"
 # a lookahead, so that every capitalised word is tried as a first name: `Patient Jane Doe`
 _FULL = re.compile(rf"(?=\b({_WORD})(?:\s+[A-Z]\.)?\s+({_WORD})(?:\s+({_WORD}))?\b)")
 _TITLED = re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?\s+({_WORD})\b")
@@ -41,6 +42,15 @@ _ADDRESSED = re.compile(r"\s*(?:[,!:]|$)")
 # `this is Pieter van der Berg`
 _INTRODUCED = regex.compile(rf"(?i:(?<![\w])(?:my\s+name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is))\s+"
                             rf"({_ANY_WORD}(?:\s+(?-i:{_PARTICLES}\s+)?{_ANY_WORD})?)\b")
+# a name in capitals: two or three words of capitals (an initial between), each of two letters or more
+_CAPS_WORD = r"[A-Z](?:[A-Z]|'[A-Z]|-[A-Z]){1,30}"  # bounded: a run of capitals costs each start 30 steps
+_CAPS = re.compile(rf"(?<![\w'-])({_CAPS_WORD}(?:\s+[A-Z]\.?)?\s+{_CAPS_WORD}(?:\s+{_CAPS_WORD})?)(?![\w'-])")
+_CAPS_PAIR = re.compile(r"[A-Z]{2}[A-Z'-]{0,30}\s+(?:[A-Z]\.?\s+)?[A-Z]{2}")
+# a surname written before the given name, as lists and charts sort people: `Gonzalez, Maria`,
+# `van der Berg, Anneke`; not one of a list of things (`Austin, Texas, Dallas`)
+_INVERTED = re.compile(rf"(?<![\w,'-])((?:{_PARTICLES}\s+)?{_WORD}),\s+({_WORD})\b(?!\s*,\s*[A-Z])(?!\s+{_WORD})")
+# a surname after a patient word, as clinical notes write it (`pt Ramirez reports`, `Patient Okafor`)
+_PATIENT_SURNAME = re.compile(rf"(?<![\w])(?:[Pp]t|[Pp]atient)\.?:?\s+({_WORD})\b(?!\s+{_WORD})")
 _WITH_PARTICLE = re.compile(rf"(?=(?<![\w])({_WORD})(?:\s+{_WORD})?\s+(?P<particle>{_PARTICLES})\s+({_WORD})\b)")
 # Literals each of the rarer patterns needs, tested before it runs: a pattern that starts with a
 # look-ahead is tried at every position of the text (25-60 us a log line each, and almost never a match).
@@ -52,6 +62,9 @@ _GATES = {
     "greeted": lambda text: any(w in text for w in _GREETING_WORDS),
     # a particle is a word of its own (whitespace on both sides): one of the text's split words
     "with_particle": lambda text: not NAME_PARTICLES.isdisjoint(text.split()),
+    "caps": lambda text: _CAPS_PAIR.search(text) is not None,
+    "inverted": lambda text: ", " in text,
+    "patient": lambda text: "t " in text and ("pt" in text or "Pt" in text or "atient" in text),
     # caseless matching folds some non-ASCII letters into ASCII ones (`ſ` into `s`): those texts always run it
     "introduced": lambda text: not text.isascii() or any(w in text.lower() for w in _INTRODUCTION_WORDS),
 }
@@ -69,6 +82,8 @@ _CAPITAL_PARTICLES = frozenset({"Al", "El", "Bin", "Ibn", "Abu", "Ben", "Van", "
 _PERSON_BEFORE = frozenset(
     "with by met meet call called ask asked contact contacted tell told thank thanks named patient client customer "
     "caller member mother father son daughter wife husband sister brother friend nurse doctor dr mr mrs ms dear hi "
+    "owner holder guardian caregiver recipient sender author assignee spouse parent child dependent subscriber "
+    "beneficiary "
     "hello for to from and cc attn sincerely regards cheers best yours warmly".split())
 _PERSON_AFTER = (r"(?:is|was|has|had|called|calls|asked|asks|said|says|wrote|writes|lives|lived|will|would|can|"
                  r"could|needs|wants|requested|booked|paid|signed|reported|visited|arrived|left|missed|cancelled|"
@@ -96,16 +111,43 @@ def _folded(word: str) -> str:
     return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode("ascii")
 
 
+def _list_form(word: str) -> str:
+    """A name as the lists spell it: one capital, no apostrophe (`O'Brien` -> `Obrien`, `DeShawn` -> `Deshawn`,
+    `KHAN` -> `Khan`)."""
+    bare = word.replace("'", "").replace("\u2019", "")
+    return _folded(bare[:1].upper() + bare[1:].lower())
+
+
 def known_first(word: str, first: frozenset[str]) -> bool:
     """A known given name, with or without its diacritics, or a hyphenated one that starts with one
     (`Jean-Luc`, `Anne-Marie`)."""
     if "-" in word:
         word = word.split("-", 1)[0]
-    return word in first or _folded(word) in first
+    return word in first or _folded(word) in first or _list_form(word) in first
 
 
 def known_last(word: str, last: frozenset[str]) -> bool:
-    return word in last or _folded(word) in last
+    return word in last or _folded(word) in last or _list_form(word) in last
+
+
+def listed_caps_name(words: list[str]) -> bool:
+    """Words in capitals that are a given name and a surname of the lists (`ABDULLAH KHAN`, `JAMES O'BRIEN`),
+    not two dictionary words (`WILL CALL`, `MAY BILL`): claims and EDI records write names so."""
+    if not 2 <= len(words) <= 3 or any(w.lower() in NOT_PEOPLE or w.lower() in STREET_WORDS
+                                       or w.lower() in _FUNCTION_WORDS for w in words):
+        return False
+    first, last = name_sets()
+    given, family = words[0], words[-1]
+    if len(words) == 3 and not (known_first(words[1], first) or known_last(words[1], last)):
+        return False
+    return (known_first(given, first) and known_last(family, last)
+            and not (is_common_word(given) and is_common_word(family)))
+
+
+# short English words the dictionary leaves out that the surname lists hold (`To`, `Do`, `An`): in capitals
+# they are words of a sentence (`GRANT ACCESS TO ROLE`, `BILL TO`)
+_FUNCTION_WORDS = frozenset("a an and as at be by do for from go he if in is it me my no of on or so the to up "
+                            "us we via per not all any new".split())
 
 
 def _unlisted_surname(word: str) -> bool:
@@ -214,6 +256,24 @@ class NameGazetteerRecognizer(LocalRecognizer):
                                              and not is_common_word(given)
                                              and (known_last(family, last) or _unlisted_surname(family))):
                 out.append(self._result(m.start(1), m.end(3), "given name, surname particle and surname"))
+        if _GATES["caps"](text):
+            for m in _CAPS.finditer(text):
+                if listed_caps_name([w for w in m.group(1).split() if len(w.rstrip(".")) > 1]):
+                    out.append(self._result(m.start(1), m.end(1), "given name and surname in capitals"))
+        if _GATES["inverted"](text):
+            for m in _INVERTED.finditer(text):
+                family, given = m.group(1), m.group(2)
+                bare = family.split()[-1]
+                if (given.lower() in NOT_PEOPLE or bare.lower() in NOT_PEOPLE or known_first(bare, first)
+                        or not known_last(bare, last)):
+                    continue  # a given name first is `Maria, Anna` (a list), not a surname
+                if known_first(given, first) or (_person_word_before(text, m.start(1)) and _unknown_name_word(given)):
+                    out.append(self._result(m.start(1), m.end(2), "surname, given name"))
+        if _GATES["patient"](text):
+            for m in _PATIENT_SURNAME.finditer(text):
+                word = m.group(1)
+                if known_last(word, last) and word.lower() not in NOT_PEOPLE and not is_common_word(word):
+                    out.append(self._result(m.start(1), m.end(1), "surname after a patient word"))
         for m in introduced:
             words = m.group(1).split()
             if _GLUED_TOKEN.match(text, m.end(1)):

@@ -66,8 +66,9 @@ STREET_WORDS = frozenset(
 _HONORIFIC = re.compile(r"(?i)\b(?:dr|mr|mrs|ms|miss|mx|prof|patient|name|nurse|pt|hi|hello|hey|dear|thanks"
                         r"|welcome(?:\s+back)?|good\s+(?:morning|afternoon|evening)"
                         r"|name\s+is|i\s+am|i'm|call\s+me|this\s+is)\.?[\s:=\"',]*$")
-# code-like: path and markup characters, digits, camelCase (`getUser`; not the second capital of `McKay`, `MacDonald`)
-_CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|(?<!\bM)(?<!\bMa)[a-z][A-Z]|\.[a-z]")
+# code-like: path and markup characters, digits, camelCase (`getUser`; not the second capital of `McKay`, `MacDonald`,
+# `DeShawn`, `LaToya`)
+_CODEY = re.compile(r"[_/\\@#=<>{}()\[\]|0-9]|(?<!\bM)(?<!\bMa)(?<!\bD)(?<!\bL)[a-z][A-Z]|\.[a-z]")
 
 
 # Whole values that look machine-made but may be checksummed identifiers (cards, NPIs, phones) or an
@@ -111,7 +112,12 @@ def plausible_person(text: str, start: int, end: int, key_is_name: bool, key: st
         return False
     if len(words) > 1 and words[-1].lower().strip(".,") in STREET_WORDS:
         return False
-    if span.isupper() or not all(w[:1].isupper() or _caseless(w) or w.lower() in NAME_PARTICLES for w in words):
+    if span.isupper():
+        from detectors.names import listed_caps_name
+
+        if not listed_caps_name([w for w in words if len(w.rstrip(".")) > 1]):
+            return False  # capitals are headings and constants (`ERROR MESSAGE`), unless the lists name both words
+    elif not all(w[:1].isupper() or _caseless(w) or w.lower() in NAME_PARTICLES for w in words):
         return False
     if key_is_name:
         return True

@@ -99,7 +99,9 @@ RECOGNIZERS: dict[str, tuple[Callable[[], EntityRecognizer], re.Pattern[str]]] =
     "Icd10Recognizer": (Icd10Recognizer, re.compile(r"\b[A-TV-Z]\d[0-9AB]")),
     "NameGazetteerRecognizer": (NameGazetteerRecognizer, re.compile(
         # the accented letters as characters (not a raw string): Hyperscan takes them, not `\\u` escapes
-        "[A-Z][a-z\u00C0-\u024F]+" r"\.?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]"
+        "[A-Z][a-z\u00C0-\u024F]+" r"[.,]?\s+(?:[a-z]{1,5}\s+){0,2}[A-Z]"
+        # names in capitals (`ABDULLAH KHAN`), a surname after a patient word (`pt Ramirez`)
+        r"|[A-Z]{2}[A-Z'-]{0,30}\s+(?:[A-Z]\.?\s+)?[A-Z]{2}|\b[Pp](?:t|atient)\.?:?\s+[A-Z]"
         # a greeting or a self-introduction before a name of any script (`Hi Étienne`, `my name is 陽一`)
         r"|(?i:name\s+is|name\s*:|i\s+am|i'm|call\s+me|this\s+is)\s+(?:[A-Z]|[^\x00-\x7f])"
         r"|" + GREETING + r",?\s+(?:[A-Z]|[^\x00-\x7f])")),

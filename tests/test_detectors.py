@@ -782,3 +782,44 @@ def test_people_keys_slugs_and_greetings_name_a_person(engine, payload, path, na
     found = [(f.field_path, resolve(payload, f.field_path)[f.start:f.end]) for f in findings
              if f.entity_type == "PERSON"]
     assert found == ([(path, name)] if name else [])
+
+
+@pytest.mark.parametrize("payload,path,name", [
+    # handles and search boxes: a listed given name and surname, glued or in lower case
+    ({"username": "maria.gonzalez"}, "username", "maria.gonzalez"),
+    ({"login": "ivan_petrov84"}, "login", "ivan_petrov"),
+    ({"message": "login ok user=ivan_petrov"}, "message", "ivan_petrov"),
+    ({"referrer": "https://app.acme.health/members/jose.martinez/billing"}, "referrer", "jose.martinez"),
+    ({"url": "https://app.acme.health/search?q=aarav+sharma"}, "url", "aarav+sharma"),
+    ({"username": "jsmith84"}, None, None),
+    ({"username": "mark.down"}, None, None),  # two dictionary words
+    ({"q": "rose hill"}, None, None),
+    ({"q": "blood pressure"}, None, None),
+    ({"username": "admin"}, None, None),
+    # capitals, as claims and EDI records write names
+    ({"message": "Insurance claim denied for member ABDULLAH KHAN"}, "message", "ABDULLAH KHAN"),
+    ({"message": "PATIENT NAME: JAMES O'BRIEN"}, "message", "JAMES O'BRIEN"),
+    ({"message": "GRANT ACCESS TO ROLE"}, None, None),
+    ({"message": "BILL TO: ACME CORP"}, None, None),
+    ({"message": "WILL CALL PICKUP"}, None, None),
+    ({"message": "FATAL ERROR CONNECTION RESET BY PEER"}, None, None),
+    # surname first, as lists and charts sort people
+    ({"message": "Appointment booked for Gonzalez, Maria at 3pm"}, "message", "Gonzalez, Maria"),
+    ({"message": "patient: van der Berg, Anneke"}, "message", "van der Berg, Anneke"),
+    ({"message": "Austin, Texas"}, None, None),
+    ({"message": "Jackson, Mississippi"}, None, None),
+    ({"message": "Chrome, Safari, Firefox"}, None, None),
+    # a surname after a patient word; names with a second capital; a person word before unlisted names
+    ({"message": "Note: pt Ramirez reports chest pain"}, "message", "Ramirez"),
+    ({"message": "patient Record updated"}, None, None),
+    ({"message": "Failed to sync record for DeShawn Jackson"}, "message", "DeShawn Jackson"),
+    ({"message": "account owner: Thandiwe Nkosi"}, "message", "Thandiwe Nkosi"),
+])
+def test_names_in_handles_capitals_and_sorted_order(engine, payload, path, name):
+    """Names as telemetry also writes them: glued into a login handle or typed into a search box, in
+    capitals, surname first. Both words must be a listed given name and surname (not two dictionary
+    words), since the same shapes hold constants, places and roles."""
+    findings = engine.scan([Event("posthog", "e1", "o", payload)]).findings
+    found = [(f.field_path, resolve(payload, f.field_path)[f.start:f.end]) for f in findings
+             if f.entity_type == "PERSON"]
+    assert found == ([(path, name)] if name else [])

@@ -98,6 +98,9 @@ CASES = {
     "json_in_strings": (_json_in_strings, 30, None),
     "glued_phones": (_repeat("212-555-0147,"), 60, "212-555-0147"),
     "glued_codes": (_repeat("A01,"), 60, None),
+    "capital_run": (_repeat("AB-C'D"), 60, None),  # one word of capitals: name rules start at word starts only
+    "capital_names": (_repeat("ABDULLAH KHAN, "), 300, "ABDULLAH KHAN"),
+    "surname_first": (_repeat("Gonzalez, Maria; "), 300, "Gonzalez, Maria"),
 }
 
 

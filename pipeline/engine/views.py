@@ -35,7 +35,7 @@ _SEGMENT_WORTH = re.compile(r"[@%]|\d{4}")
 _NOT_SEGMENT = re.compile(r"[:=]")  # `host:port`, `key=value`: another view's business
 # a slug of two to four lower-case words, maybe with a date or number after (`maria-gonzalez`,
 # `john-smith-1984-03-12`), in the segment after one that names people (`/patients/<slug>/chart`)
-_NAME_SLUG = re.compile(r"([a-z]{2,20}(?:[-_][a-z]{2,20}){1,3})(?:[-_]\d[\d-]*)?")
+_NAME_SLUG = re.compile(r"([a-z]{2,20}(?:[-_.][a-z]{2,20}){1,3})(?:[-_.]\d[\d-]*)?")
 _PEOPLE_SEGMENTS = frozenset("patient patients user users member members customer customers people person persons "
                              "profile profiles provider providers doctor doctors clinician clinicians".split())
 # key: 'value' (node util.inspect), key="value", key=value (logfmt), "key": value
@@ -308,7 +308,7 @@ def _slug_view(parent: View, text: str, key: str | None, base: int) -> View | No
     slug = _NAME_SLUG.fullmatch(text) if key and key.lower() in _PEOPLE_SEGMENTS else None
     if slug is None:
         return None
-    words = slug.group(1).replace("_", "-").split("-")
+    words = slug.group(1).replace("_", "-").replace(".", "-").split("-")
     return parent._child(" ".join(w.capitalize() for w in words), key, "path", base=base)
 
 

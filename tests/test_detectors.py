@@ -778,10 +778,7 @@ def test_people_keys_slugs_and_greetings_name_a_person(engine, payload, path, na
     """Where telemetry holds a person as a plain value: under a key that is a person (`patient`, `doctor`),
     in a URL after `/patients/`, after an app's greeting. Each rule asks the name lists, since the same
     places hold tiers, plans and page names."""
-    findings = engine.scan([Event("posthog", "e1", "o", payload)]).findings
-    found = [(f.field_path, resolve(payload, f.field_path)[f.start:f.end]) for f in findings
-             if f.entity_type == "PERSON"]
-    assert found == ([(path, name)] if name else [])
+    assert _person_spans(engine, payload) == ([(path, name)] if name else [])
 
 
 @pytest.mark.parametrize("payload,path,name", [
@@ -819,7 +816,11 @@ def test_names_in_handles_capitals_and_sorted_order(engine, payload, path, name)
     """Names as telemetry also writes them: glued into a login handle or typed into a search box, in
     capitals, surname first. Both words must be a listed given name and surname (not two dictionary
     words), since the same shapes hold constants, places and roles."""
+    assert _person_spans(engine, payload) == ([(path, name)] if name else [])
+
+
+def _person_spans(engine, payload) -> list[tuple[str, str]]:
+    """(field path, text) of each PERSON finding of `payload` scanned as one event."""
     findings = engine.scan([Event("posthog", "e1", "o", payload)]).findings
-    found = [(f.field_path, resolve(payload, f.field_path)[f.start:f.end]) for f in findings
-             if f.entity_type == "PERSON"]
-    assert found == ([(path, name)] if name else [])
+    return [(f.field_path, resolve(payload, f.field_path)[f.start:f.end]) for f in findings
+            if f.entity_type == "PERSON"]

@@ -154,16 +154,10 @@ def _name_handle(value: str, search: bool) -> tuple[int, int] | None:
     """The span of a given name and a surname of the lists glued into a handle (`maria.gonzalez`,
     `ivan_petrov84` -> `ivan_petrov`) or, in a search box, typed in lower case (`aarav sharma`); not two
     dictionary words (`mark.down`, `rose hill`)."""
-    from detectors.names import known_first, known_last, name_sets
-    from detectors.noise import NOT_PEOPLE, is_common_word
+    from detectors.names import listed_pair
 
     m = (_SEARCHED if search else _HANDLE).fullmatch(value)
-    if m is None:
-        return None
-    given, family = m.group(1), m.group(2)
-    first, last = name_sets()
-    if (given.lower() in NOT_PEOPLE or family.lower() in NOT_PEOPLE or not known_first(given, first)
-            or not known_last(family, last) or (is_common_word(given) and is_common_word(family))):
+    if m is None or not listed_pair(m.group(1), m.group(2)):
         return None
     return m.start(1), m.end(2)
 

@@ -137,9 +137,17 @@ def listed_caps_name(words: list[str]) -> bool:
                                        or w.lower() in _FUNCTION_WORDS for w in words):
         return False
     first, last = name_sets()
-    given, family = words[0], words[-1]
     if len(words) == 3 and not (known_first(words[1], first) or known_last(words[1], last)):
         return False
+    return listed_pair(words[0], words[-1])
+
+
+def listed_pair(given: str, family: str) -> bool:
+    """A given name and a surname of the lists, in any case, and not two dictionary words (`mark.down`,
+    `WILL CALL`, `rose hill`): where no capital says a name stands, the lists must say it."""
+    if given.lower() in NOT_PEOPLE or family.lower() in NOT_PEOPLE:
+        return False
+    first, last = name_sets()
     return (known_first(given, first) and known_last(family, last)
             and not (is_common_word(given) and is_common_word(family)))
 
